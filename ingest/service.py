@@ -1,0 +1,255 @@
+"""The ingest worker: MQTT (shared subscription, persistent session, manual acks) -> InfluxDB.
+
+Threads: paho's network thread validates each message and appends its line to the
+pending batch; the main thread flushes batches (size or time) and acknowledges each
+message only after InfluxDB accepted the batch holding it. While InfluxDB is down
+nothing is acknowledged, so the broker stops sending once `receive_maximum` messages
+are unacknowledged and keeps the rest queued in our persistent session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from broker_config import broker_endpoint
+from ingest.lineproto import dead_letter_line, message_line, payload_text, state_line
+from ingest.metrics import IngestMetrics
+from ingest.writer import BatchWriter, Entry, Stopped
+from shouwang.config import Config
+from shouwang.errors import InfluxRejected, InfluxUnavailable
+from shouwang.influx import InfluxClient
+from wire import DEAD_LETTER_TOPIC, ContractError, decode
+from wire.models import Message
+from wire.topics import ALL_TOPICS
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    """One ingest worker; several with the same share group split the stream."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.icfg = cfg.ingest
+        self.metrics = IngestMetrics()
+        self.influx = InfluxClient(cfg.influx)
+        self.stop_event = threading.Event()
+        self.writer = BatchWriter(self.influx, self.metrics, self.icfg.retry_max_s, self.stop_event)
+        self._cond = threading.Condition()
+        self._pending: list[Entry] = []
+        self._first_pending_at = 0.0
+        self._epoch = 0
+        self._last_dl_ns = 0
+        self._max_future_ms = self.icfg.max_future_skew_s * 1000
+        self._max_age_ms = cfg.influx.retention_ms
+        self.client = self._make_client()
+
+    # --- MQTT -------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.icfg.client_id,
+                        protocol=mqtt.MQTTv5, manual_ack=True)
+        c.username_pw_set(self.cfg.broker.service_user, self.cfg.broker.service_password.get_secret_value())
+        _, _, tls = broker_endpoint(self.cfg)
+        if tls:
+            ca = self.cfg.broker.ca_file or (self.cfg.state_path / "broker" / "tls" / "ca.crt")
+            c.tls_set(ca_certs=str(ca))
+        c.reconnect_delay_set(1, 30)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        return c
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            self.metrics.connected.set(0)
+            return
+        with self._cond:
+            self._epoch += 1
+        self.metrics.connected.set(1)
+        log.info("connected to broker (session present: %s)", flags.session_present)
+        client.subscribe(f"$share/{self.icfg.share_group}/{ALL_TOPICS}", options=SubscribeOptions(qos=1))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
+        for rc in reason_codes:
+            if rc.is_failure:
+                log.error("subscription refused by the broker: %s", rc)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self.metrics.connected.set(0)
+        if not self.stop_event.is_set():
+            log.warning("disconnected from broker: %s; reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        received_ms = time.time_ns() // 1_000_000
+        self.metrics.received.inc()
+        topic = msg.topic
+        try:
+            decoded = decode(topic, msg.payload, now_ms=received_ms, max_future_ms=self._max_future_ms,
+                             max_age_ms=self._max_age_ms)
+            if isinstance(decoded, Message):
+                line, ts = message_line(decoded), decoded.ts
+            else:
+                line, ts = state_line(decoded, received_ms), decoded.ts
+            entry = Entry(line, msg.mid, msg.qos, 0, topic, msg.payload, ts)
+        except ContractError as exc:
+            entry = self._dead_letter(topic, msg, exc.code, exc.reason)
+        except Exception as exc:  # a bug must not block the stream: record it as a dead letter
+            self.metrics.internal_errors.inc()
+            log.exception("internal error handling a message on %s", topic[:200])
+            entry = self._dead_letter(topic, msg, "internal", f"internal error: {type(exc).__name__}")
+        with self._cond:
+            entry.epoch = self._epoch
+            if not self._pending:
+                self._first_pending_at = time.monotonic()
+            self._pending.append(entry)
+            n = len(self._pending)
+            if n >= self.icfg.batch_size:
+                self._cond.notify()
+        self.metrics.pending.set(n)
+
+    def _unique_ns(self) -> int:
+        with self._cond:
+            self._last_dl_ns = max(time.time_ns(), self._last_dl_ns + 1)
+            return self._last_dl_ns
+
+    def _dead_letter(self, topic: str, msg: mqtt.MQTTMessage, code: str, reason: str) -> Entry:
+        """Record a rejected message: counter, log (ids only), DLQ topic, dead_letter point."""
+        self.metrics.rejected.labels(code).inc()
+        # topics hold only ids by contract; payloads are never logged
+        log.warning("rejected message on %s: %s", topic[:200], reason)
+        text, encoding = payload_text(msg.payload)
+        body = json.dumps({"topic": topic, "code": code, "reason": reason, "received_ms": time.time_ns() // 10**6,
+                           "size": len(msg.payload), "payload": text, "encoding": encoding})
+        self.client.publish(DEAD_LETTER_TOPIC, body, qos=1)
+        line = dead_letter_line(code, reason, topic, msg.payload, self._unique_ns())
+        return Entry(line, msg.mid, msg.qos, 0, topic, msg.payload, None, dead_letter=True)
+
+    # --- batching and writing ---------------------------------------------------
+
+    def _take_batch(self) -> list[Entry]:
+        interval = self.icfg.flush_interval_ms / 1000
+        with self._cond:
+            while not self.stop_event.is_set():
+                n = len(self._pending)
+                if n >= self.icfg.batch_size:
+                    break
+                if n:
+                    wait = self._first_pending_at + interval - time.monotonic()
+                    if wait <= 0:
+                        break
+                else:
+                    wait = interval
+                self._cond.wait(wait)
+            batch, self._pending = self._pending[: self.icfg.batch_size], self._pending[self.icfg.batch_size:]
+            if self._pending:
+                self._first_pending_at = time.monotonic()
+            return batch
+
+    def _flush(self, batch: list[Entry]) -> None:
+        started = time.perf_counter()
+        rejected = self.writer.write(batch)
+        if rejected:
+            retry = []
+            for entry, reason in rejected:
+                log.warning("InfluxDB rejected the point of a message on %s: %s", entry.topic[:200], reason)
+                fake = mqtt.MQTTMessage(topic=entry.topic.encode())
+                fake.payload = entry.payload
+                retry.append(self._dead_letter(entry.topic, fake, "influx", reason))
+            still = self.writer.write(retry)
+            for entry, reason in still:  # our own dead-letter format refused: cannot happen short of a bug
+                log.error("dead letter itself refused by InfluxDB, message on %s lost: %s", entry.topic[:200], reason)
+        elapsed = time.perf_counter() - started
+        self.metrics.batch_latency.observe(elapsed)
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.written.inc(len(batch) - len(rejected))
+        newest = max((e.ts_ms for e in batch if e.ts_ms is not None), default=None)
+        if newest is not None:
+            self.metrics.lag.set(max(0.0, time.time() - newest / 1000))
+        self._ack(batch)
+
+    def _ack(self, batch: list[Entry]) -> None:
+        acked = stale = 0
+        with self._cond:  # the epoch cannot change while we ack
+            epoch = self._epoch
+            for e in batch:
+                if e.qos == 0:
+                    continue
+                if e.epoch != epoch:
+                    stale += 1  # the broker redelivers it on the new connection; ts makes that idempotent
+                    continue
+                self.client.ack(e.mid, e.qos)
+                acked += 1
+            pending = len(self._pending)
+        self.metrics.acked.inc(acked)
+        if stale:
+            self.metrics.stale_acks.inc(stale)
+        self.metrics.pending.set(pending)
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def _prepare_database(self) -> None:
+        delay = 0.5
+        while not self.stop_event.is_set():
+            try:
+                self.influx.ensure_database()
+                return
+            except (InfluxUnavailable, InfluxRejected) as exc:
+                log.warning("InfluxDB not ready (%s); retrying in %.1f s", exc, delay)
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, self.icfg.retry_max_s)
+
+    def run(self) -> None:
+        """Run until stop() is called; flushes what it can before leaving."""
+        self._prepare_database()
+        if self.icfg.metrics_port:
+            self.metrics.serve(self.icfg.metrics_host, self.icfg.metrics_port)
+        host, port, _ = broker_endpoint(self.cfg)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.icfg.session_expiry_s
+        props.ReceiveMaximum = self.icfg.receive_maximum
+        self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+        log.info("ingest %s consuming %s from %s:%d into %s/%s", self.icfg.client_id, ALL_TOPICS, host, port,
+                 self.cfg.influx.base_url, self.cfg.influx.database)
+        try:
+            while not self.stop_event.is_set():
+                batch = self._take_batch()
+                if batch:
+                    self._flush(batch)
+        except Stopped:
+            log.info("stopping with a batch unwritten; the broker keeps it for our session")
+        finally:
+            self._drain_on_stop()
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.influx.close()
+
+    def _drain_on_stop(self) -> None:
+        """One last attempt (no retries) to write and ack what is pending."""
+        with self._cond:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self.influx.write("\n".join(e.line for e in batch).encode(), precision="ns")
+        except (InfluxUnavailable, InfluxRejected) as exc:
+            log.info("left %d messages unacknowledged for redelivery (%s)", len(batch), exc)
+            return
+        self._ack(batch)  # queued before DISCONNECT, so they go out first
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        with self._cond:
+            self._cond.notify_all()

@@ -1,0 +1,3 @@
+from shouwang.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The `shouwang` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from shouwang.config import Config, load_config
+from shouwang.errors import ShouwangError
+from shouwang.logs import setup_logging
+
+log = logging.getLogger("shouwang")
+
+
+def _cmd_up(cfg: Config, args: argparse.Namespace) -> int:
+    from shouwang.stack import run_up
+
+    return run_up(cfg, args.config)
+
+
+def _cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
+    from ingest.service import IngestService
+
+    svc = IngestService(cfg)
+    signal.signal(signal.SIGTERM, lambda *_: svc.stop())
+    signal.signal(signal.SIGINT, lambda *_: svc.stop())
+    svc.run()
+    return 0
+
+
+def _cmd_broker_config(cfg: Config, args: argparse.Namespace) -> int:
+    from broker_config import write_broker_files
+
+    files = write_broker_files(cfg)
+    print(f"wrote {files.conf}\n      {files.acl}\n      {files.passwd}")
+    print(f"run it with: mosquitto -c {files.conf}")
+    return 0
+
+
+def _cmd_broker_add_gateway(cfg: Config, args: argparse.Namespace) -> int:
+    from broker_config import add_gateway, write_broker_files
+
+    files = write_broker_files(cfg)
+    path, _ = add_gateway(files.dir, args.id, rotate=args.rotate)
+    print(f"gateway {args.id}: credentials in {path} (mode 0600)")
+    if reload_running_broker(files.dir):
+        print("the running broker reloaded its password file")
+    return 0
+
+
+def reload_running_broker(broker_dir: Path) -> bool:
+    """SIGHUP the broker started by `shouwang up` so it rereads passwords and ACL."""
+    import os
+
+    try:
+        pid = int((broker_dir / "mosquitto.pid").read_text())
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if b"mosquitto" not in fh.read():
+                return False
+        os.kill(pid, signal.SIGHUP)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shouwang", description="Shouwang (守望) community IoT monitoring")
+    p.add_argument("--config", type=Path, default=None, help="TOML config file (or SHOUWANG_CONFIG)")
+    p.add_argument("--log-level", default="INFO")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the whole local stack").set_defaults(func=_cmd_up)
+    sub.add_parser("ingest", help="run one ingest worker (MQTT -> InfluxDB)").set_defaults(func=_cmd_ingest)
+    broker = sub.add_parser("broker", help="Mosquitto configuration and credentials")
+    bsub = broker.add_subparsers(dest="broker_command", required=True)
+    bsub.add_parser("config", help="write mosquitto.conf, ACL and password file").set_defaults(
+        func=_cmd_broker_config)
+    add = bsub.add_parser("add-gateway", help="create a gateway's MQTT credentials")
+    add.add_argument("id", help="gateway id, e.g. gw-0001 (never a name or address)")
+    add.add_argument("--rotate", action="store_true", help="replace an existing password")
+    add.set_defaults(func=_cmd_broker_add_gateway)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = load_config(args.config)
+        return args.func(cfg, args)
+    except ShouwangError as exc:
+        print(f"shouwang: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,181 @@
+"""Typed configuration: one TOML file plus SHOUWANG_... environment overrides.
+
+Environment overrides name the TOML path with double underscores:
+    SHOUWANG_MODE=prod   SHOUWANG_BROKER__PORT=18831   SHOUWANG_INGEST__BATCH_SIZE=2000
+Unknown keys, in the file or the environment, are errors naming the key.
+`SHOUWANG_CONFIG` names the file itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from shouwang.errors import ConfigError
+
+ENV_PREFIX = "SHOUWANG_"
+ENV_CONFIG_FILE = "SHOUWANG_CONFIG"
+#: development secrets: usable on a laptop, refused in production mode
+DEV_SECRETS = frozenset({"dev-service-password", "dev-influx-password", ""})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class BrokerConfig(_Section):
+    """MQTT broker: launched by shouwang (url empty) or external."""
+
+    url: str = Field("", description="external broker, mqtt://host:port or mqtts://host:port; empty = launch mosquitto")
+    host: str = Field("127.0.0.1", description="listener address of the launched broker (loopback in development)")
+    port: int = Field(18830, ge=1, le=65535, description="plain listener of the launched broker (not 1883, to "
+                                                         "stay clear of a system mosquitto)")
+    tls: bool = Field(False, description="add a TLS listener (production)")
+    tls_host: str = Field("0.0.0.0", description="TLS listener address")
+    tls_port: int = Field(8883, ge=1, le=65535)
+    ca_file: Path | None = Field(None, description="user-supplied CA certificate; empty = the project's pilot CA")
+    cert_file: Path | None = Field(None, description="user-supplied server certificate")
+    key_file: Path | None = Field(None, description="user-supplied server key")
+    service_user: str = Field("svc_shouwang", pattern=r"^svc_[a-z0-9_]{1,40}$",
+                              description="service account (ingest, alerts): reads sw/v1/#")
+    service_password: SecretStr = Field(SecretStr("dev-service-password"))
+    consumer_outage_s: int = Field(900, ge=1, description="how long a persistent consumer may be down ...")
+    peak_msg_rate: int = Field(5000, ge=1, description="... at this message rate without the broker dropping its queue")
+
+    @property
+    def max_queued_messages(self) -> int:
+        """Per-client queue sized for the stated outage at the stated rate, plus 20 %."""
+        return int(self.consumer_outage_s * self.peak_msg_rate * 1.2)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and urlsplit(v).scheme not in ("mqtt", "mqtts"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        return v
+
+
+class InfluxConfig(_Section):
+    """InfluxDB through the v1-compatible /write and /query API."""
+
+    url: str = Field("", description="external InfluxDB, http(s)://host:port; empty = launch influxd")
+    host: str = "127.0.0.1"
+    port: int = Field(18086, ge=1, le=65534, description="HTTP port of the launched influxd (RPC uses port+1)")
+    database: str = Field("shouwang", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+    retention: str = Field("730d", pattern=r"^(INF|0s|\d+[hdw])$", description="retention policy duration")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    token: SecretStr = Field(SecretStr(""), description="InfluxDB 2.x/3.x token (Authorization: Token ...)")
+    timeout_s: float = Field(10.0, gt=0)
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/") if self.url else f"http://{self.host}:{self.port}"
+
+    @property
+    def retention_ms(self) -> int | None:
+        if self.retention in ("INF", "0s"):
+            return None
+        n, unit = int(self.retention[:-1]), self.retention[-1]
+        return n * {"h": 3600, "d": 86400, "w": 604800}[unit] * 1000
+
+
+class IngestConfig(_Section):
+    """MQTT -> InfluxDB ingest worker."""
+
+    client_id: str = Field("shouwang-ingest-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+                           description="fixed client id: the persistent session lives under it")
+    share_group: str = Field("ingest", pattern=r"^[a-z0-9-]{1,32}$")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="flush when this many points wait")
+    flush_interval_ms: int = Field(200, ge=1, description="flush at least this often when points wait")
+    receive_maximum: int = Field(20000, ge=1, le=65535,
+                                 description="unacknowledged QoS 1 messages the broker may send us")
+    max_future_skew_s: int = Field(300, ge=0, description="reject ts further than this in the future")
+    retry_max_s: float = Field(30.0, gt=0, description="cap of the InfluxDB retry backoff")
+    session_expiry_s: int = Field(7 * 86400, ge=0)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9108, ge=0, le=65535, description="Prometheus text endpoint; 0 = off")
+
+
+class Config(_Section):
+    """Whole Shouwang configuration."""
+
+    mode: Literal["dev", "prod"] = "dev"
+    state_dir: Path = Field(Path("~/.local/state/shouwang"), description="generated configs and data")
+    broker: BrokerConfig = BrokerConfig()
+    influx: InfluxConfig = InfluxConfig()
+    ingest: IngestConfig = IngestConfig()
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir.expanduser().resolve()
+
+    def check_secrets(self) -> None:
+        """Refuse development secrets outside development mode."""
+        if self.mode == "dev":
+            return
+        if self.broker.service_password.get_secret_value() in DEV_SECRETS:
+            raise ConfigError("broker.service_password: development default refused in prod mode; "
+                              "set it in the config or SHOUWANG_BROKER__SERVICE_PASSWORD")
+        pw = self.influx.password.get_secret_value()
+        if self.influx.username and pw in DEV_SECRETS:
+            raise ConfigError("influx.password: empty or development default refused in prod mode")
+
+
+def _set_path(data: dict[str, Any], dotted: list[str], value: str, var: str) -> None:
+    node = data
+    model: type[BaseModel] = Config
+    for i, key in enumerate(dotted):
+        fields = model.model_fields
+        if key not in fields:
+            raise ConfigError(f"{var}: unknown key {'.'.join(dotted[: i + 1])!r}")
+        ann = fields[key].annotation
+        if i == len(dotted) - 1:
+            node[key] = value
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{var}: {key!r} is not a table")
+            model = ann
+        else:
+            raise ConfigError(f"{var}: {key!r} is not a table")
+
+
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the TOML file (if any), apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    if path is None and env.get(ENV_CONFIG_FILE):
+        path = env[ENV_CONFIG_FILE]
+    data: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        where = str(path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    for var, value in sorted(env.items()):
+        if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG_FILE:
+            continue
+        dotted = var[len(ENV_PREFIX):].lower().split("__")
+        _set_path(data, dotted, value, var)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            msgs.append(f"{key}: {msg}")
+        raise ConfigError(f"{where}: " + "; ".join(msgs)) from None
+    cfg.check_secrets()
+    return cfg

@@ -1,0 +1,101 @@
+"""Child processes of the local stack: start, wait until they answer, stop cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from shouwang.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class ChildProcess:
+    """One supervised child: its command, log file and readiness check."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_file: Path, ready: Callable[[], bool],
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_file = log_file
+        self.ready = ready
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the process and wait until its readiness check passes."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as out:
+            try:
+                self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
+            except OSError as exc:
+                raise ServiceError(f"{self.name}: cannot run {self.argv[0]}: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServiceError(f"{self.name} exited with code {self.proc.returncode} at start; "
+                                   f"last log lines:\n{self.tail()}")
+            if self.ready():
+                log.info("%s ready (pid %d)", self.name, self.proc.pid)
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise ServiceError(f"{self.name} did not become ready in {timeout:.0f} s; last log lines:\n{self.tail()}")
+
+    def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
+        """Signal the process, wait, then kill it if it will not go."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, sig)
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0f s, killing it", self.name, timeout)
+                self.proc.kill()
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL, as a power cut or OOM killer would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def tail(self, n: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"

@@ -1,0 +1,163 @@
+"""`shouwang up`: the whole local stack as supervised child processes.
+
+Order: Mosquitto and influxd (unless external ones are configured), then ingest.
+A child that dies is restarted with backoff; Ctrl-C or SIGTERM stops everything in
+reverse order. A lock file in the state directory keeps a second `up` out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from broker_config import add_gateway, broker_endpoint
+from shouwang.config import Config
+from shouwang.errors import AlreadyRunning
+from shouwang.influx import InfluxClient
+from shouwang.procs import ChildProcess
+from shouwang.services import influxd_process, mosquitto_process
+
+log = logging.getLogger(__name__)
+DEMO_GATEWAYS = ("demo-gw-1", "demo-gw-2")
+
+
+class StateLock:
+    """An exclusive flock on <state>/up.lock, holding the owner's pid."""
+
+    def __init__(self, state: Path) -> None:
+        self.path = state / "up.lock"
+        self._fh = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            fh.close()
+            raise AlreadyRunning(f"shouwang up is already running on {self.path.parent} (pid {pid}); "
+                                 "stop it first or use another state_dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def service_process(cfg: Config, name: str, args: list[str], config_file: Path | None) -> ChildProcess:
+    """A shouwang service (ingest, ...) as a child, with the same config file and environment."""
+    env = dict(os.environ)
+    if config_file is not None:
+        env["SHOUWANG_CONFIG"] = str(config_file)
+    log_file = cfg.state_path / "logs" / f"{name}.log"
+    return ChildProcess(name, [sys.executable, "-m", "shouwang", *args], log_file, ready=lambda: True, env=env)
+
+
+class Stack:
+    """The supervised local stack."""
+
+    def __init__(self, cfg: Config, config_file: Path | None) -> None:
+        self.cfg = cfg
+        self.config_file = config_file
+        self.children: list[ChildProcess] = []
+        self.stop_event = threading.Event()
+        self.lock = StateLock(cfg.state_path)
+
+    def start(self) -> None:
+        cfg = self.cfg
+        self.creds: dict[str, Path] = {}
+        if cfg.broker.url:
+            log.info("using external broker %s", cfg.broker.url)
+        else:
+            broker = mosquitto_process(cfg)  # writes config, ACL and password file
+            for gw in DEMO_GATEWAYS:
+                self.creds[gw], _ = add_gateway(cfg.state_path / "broker", gw)
+            self._start(broker)
+            (cfg.state_path / "broker" / "mosquitto.pid").write_text(str(broker.pid))
+        if cfg.influx.url:
+            log.info("using external InfluxDB %s", cfg.influx.url)
+            if not InfluxClient(cfg.influx).ping():
+                log.warning("external InfluxDB %s does not answer /ping yet; ingest will retry", cfg.influx.url)
+        else:
+            self._start(influxd_process(cfg))
+        self._start(service_process(cfg, "ingest", ["ingest"], self.config_file))
+
+    def _start(self, child: ChildProcess) -> None:
+        child.start()
+        self.children.append(child)
+
+    def banner(self) -> str:
+        host, port, tls = broker_endpoint(self.cfg)
+        lines = [
+            "Shouwang is up.",
+            f"  MQTT broker   {'mqtts' if tls else 'mqtt'}://{host}:{port}"
+            + ("" if self.cfg.broker.url else f"   (config {self.cfg.state_path / 'broker' / 'mosquitto.conf'})"),
+            f"  InfluxDB      {self.cfg.influx.base_url}   database {self.cfg.influx.database}",
+        ]
+        if self.cfg.ingest.metrics_port:
+            lines.append(f"  ingest        metrics at http://{self.cfg.ingest.metrics_host}:{self.cfg.ingest.metrics_port}/metrics")
+        for gw, path in self.creds.items():
+            lines.append(f"  gateway {gw}  credentials in {path}")
+        lines.append(f"  logs          {self.cfg.state_path / 'logs'}, {self.cfg.state_path / 'broker'}, "
+                     f"{self.cfg.state_path / 'influxdb'}")
+        lines.append("Press Ctrl-C to stop.")
+        return "\n".join(lines)
+
+    def supervise(self) -> None:
+        """Restart children that die, with backoff, until asked to stop."""
+        backoff: dict[str, float] = {}
+        while not self.stop_event.wait(0.5):
+            for child in self.children:
+                if child.running():
+                    continue
+                rc = child.proc.returncode if child.proc else None
+                delay = backoff.get(child.name, 1.0)
+                log.error("%s exited (code %s); restarting in %.0f s. Last log lines:\n%s", child.name, rc, delay,
+                          child.tail(5))
+                if self.stop_event.wait(delay):
+                    return
+                backoff[child.name] = min(delay * 2, 60.0)
+                try:
+                    child.start()
+                except Exception as exc:  # keep supervising the others; this one is retried next round
+                    log.error("restarting %s failed: %s", child.name, exc)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for child in reversed(self.children):
+            log.info("stopping %s", child.name)
+            child.stop()
+        self.lock.release()
+
+
+def run_up(cfg: Config, config_file: Path | None) -> int:
+    """Start the stack, print where things are, supervise until Ctrl-C/SIGTERM."""
+    stack = Stack(cfg, config_file)
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stack.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    stack.lock.acquire()
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        stack.supervise()
+    finally:
+        stack.stop()
+        print("Shouwang stopped.", flush=True)
+    return 0
+
