@@ -11,6 +11,7 @@ from pathlib import Path
 from shouwang.config import Config, load_config
 from shouwang.errors import ShouwangError
 from shouwang.logs import setup_logging
+from wire import ContractError
 
 log = logging.getLogger("shouwang")
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
         return args.func(cfg, args)
-    except ShouwangError as exc:
+    except (ShouwangError, ContractError) as exc:
         print(f"shouwang: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -64,6 +64,10 @@ def influxd_process(cfg: Config) -> ChildProcess:
     root.mkdir(parents=True, exist_ok=True)
     conf = root / "influxdb.conf"
     conf.write_text(influxd_config_text(cfg, root))
-    client = InfluxClient(cfg.influx)
+
+    def ready() -> bool:
+        with InfluxClient(cfg.influx) as client:
+            return client.ping()
+
     return ChildProcess("influxd", [_need("influxd", "influxdb"), "-config", str(conf)], root / "influxd.log",
-                        ready=client.ping)
+                        ready=ready)

@@ -88,7 +88,9 @@ class Stack:
             (cfg.state_path / "broker" / "mosquitto.pid").write_text(str(broker.pid))
         if cfg.influx.url:
             log.info("using external InfluxDB %s", cfg.influx.url)
-            if not InfluxClient(cfg.influx).ping():
+            with InfluxClient(cfg.influx) as client:
+                answering = client.ping()
+            if not answering:
                 log.warning("external InfluxDB %s does not answer /ping yet; ingest will retry", cfg.influx.url)
         else:
             self._start(influxd_process(cfg))
