@@ -135,8 +135,14 @@ class Publisher:
         return self
 
     def poll(self) -> None:
-        while self.conn.poll():
-            msg = self.conn.recv()
+        while not self.conn.closed and self.conn.poll():
+            try:
+                msg = self.conn.recv()
+            except EOFError:  # the publisher has exited
+                self.conn.close()
+                if self.done is None:
+                    raise RuntimeError(f"publisher exited (code {self.proc.exitcode}) without results") from None
+                return
             if msg[0] == "error":
                 raise RuntimeError(msg[1])
             if msg[0] == "started":

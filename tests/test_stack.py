@@ -1,0 +1,77 @@
+"""`shouwang up` as a user runs it: whole stack, demo gateway credentials, single instance, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shouwang.config import load_config
+from shouwang.influx import InfluxClient
+from shouwang.procs import free_port
+from tests.conftest import now_ms, reading, write_config
+from tests.helpers import MqttPeer, free_port_pair, wait_for
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
+    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state",
+                            broker={"port": free_port()}, influx={"port": free_port_pair()},
+                            ingest={"metrics_port": free_port(), "flush_interval_ms": 100})
+    cfg = load_config(cfg_file, env={})
+    log = open(tmp_path / "up.out", "w+")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
+    up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
+                          stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
+        banner = (tmp_path / "up.out").read_text()
+        cred_file = cfg.state_path / "broker" / "gateways" / "demo-gw-1.toml"
+        assert str(cred_file) in banner
+        assert f"mqtt://127.0.0.1:{cfg.broker.port}" in banner
+        children = _children(up.pid)
+        assert len(children) == 3  # mosquitto, influxd, ingest
+
+        # a second `up` on the same state says so and leaves the first alone
+        second = subprocess.run([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"],
+                                capture_output=True, text=True, timeout=30, env=env, check=False)
+        assert second.returncode == 2
+        assert "already running" in second.stderr and str(up.pid) in second.stderr
+
+        # a demo gateway's reading lands in InfluxDB
+        password = cred_file.read_text().split('password = "')[1].split('"')[0]
+        gw = MqttPeer(cfg.broker.port, "demo-gw-1", password).start()
+        ts = now_ms() - 1000
+        topic, body = reading("demo-gw-1", "meter-1", ts, 1, 42.0)
+        gw.wait_acked([gw.publish(topic, body)])
+        gw.stop()
+        with InfluxClient(cfg.influx) as influx:
+            rows = wait_for(lambda: influx.rows("SELECT total_l FROM water_meter WHERE device = 'meter-1'"),
+                            timeout=30, what="the demo reading")
+        assert rows == [{"time": ts, "total_l": 42.0}]
+
+        # a service that dies is restarted by the supervisor
+        ingest_pid = next(p for p in children if b"ingest" in Path(f"/proc/{p}/cmdline").read_bytes())
+        os.kill(ingest_pid, signal.SIGKILL)
+        wait_for(lambda: len(_children(up.pid)) == 3 and ingest_pid not in _children(up.pid), timeout=30,
+                 what="ingest restarted")
+
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        remaining = children + [ingest_pid]
+        time.sleep(0.5)
+        assert not [p for p in remaining if os.path.exists(f"/proc/{p}") and
+                    b"zombie" not in open(f"/proc/{p}/status", "rb").read().lower()]
+        assert "Shouwang stopped." in (tmp_path / "up.out").read_text()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        log.close()
