@@ -103,6 +103,67 @@ class IngestConfig(_Section):
     metrics_port: int = Field(9108, ge=0, le=65535, description="Prometheus text endpoint; 0 = off")
 
 
+class EscalationStep(_Section):
+    """One rung of an escalation ladder: who is told, how long after the alert opened."""
+
+    after_min: float = Field(0, ge=0, description="minutes after opening, if still unacknowledged")
+    roles: list[Literal["grid_worker", "family", "community_duty", "street_duty"]] = Field(
+        description="contact roles along the subject's place in the hierarchy")
+
+
+def _ladder(*steps: tuple[float, list[str]]) -> list[EscalationStep]:
+    return [EscalationStep(after_min=a, roles=r) for a, r in steps]  # type: ignore[arg-type]
+
+
+class AlertsConfig(_Section):
+    """Rules engine, alert lifecycle and escalation (alerts/, docs/alerts.md)."""
+
+    database_url: SecretStr = Field(SecretStr(""), description="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@h/db; "
+                                                               "empty = SQLite file <state>/alerts/alerts.db")
+    client_id: str = Field("shouwang-alerts-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+                           description="fixed MQTT client id: the engine's persistent session lives under it")
+    session_expiry_s: int = Field(7 * 86400, ge=0)
+    tick_s: float = Field(1.0, gt=0, le=60, description="how often timers (inactivity, silence, escalation) run")
+    timezone: str = Field("Asia/Shanghai", description="local time of sleep hours, quiet hours and camera "
+                                                      "schedules (IANA name)")
+    publish_mqtt: bool = Field(True, description="publish alert events under sw/alerts/v1/...")
+    write_influx: bool = Field(True, description="write alert events to the InfluxDB measurement 'alert'")
+    grid_tag_max: int = Field(5000, ge=0, description="tag alert points with the grid code only while the "
+                                                      "registry has at most this many grids (series cardinality)")
+    cancel_window_s: int = Field(120, ge=0, description="a call-button cancel this soon after the press closes "
+                                                        "the alert as a false alarm")
+    silent_factor: float = Field(3.0, gt=1, description="a device is silent after this many reporting intervals")
+    default_interval_s: int = Field(900, ge=1, description="reporting/heartbeat interval of devices the registry "
+                                                           "gives none")
+    battery_low_v: float = Field(2.5, gt=0, description="battery below this raises a maintenance alert")
+    battery_ok_v: float = Field(2.7, gt=0, description="... and it clears at or above this (hysteresis)")
+    gateway_offline_min: float = Field(5.0, ge=0, description="gateway offline (last will) this long -> alert")
+    flow_continuous_h: float = Field(2.0, gt=0, description="uninterrupted water flow this long -> alert")
+    inactivity_hard_cap_h: float = Field(16.0, gt=0, description="no water use this long alarms regardless "
+                                                                 "of sleep hours or learned routine")
+    routine_min_days: int = Field(7, ge=1, description="days of history before a learned routine is trusted")
+    routine_sigma: float = Field(4.0, gt=0, description="learned threshold = mean + sigma x std + margin")
+    routine_margin_min: float = Field(60.0, ge=0)
+    routine_floor_h: float = Field(4.0, gt=0, description="a learned threshold is never below this")
+    river_hysteresis_m: float = Field(0.10, ge=0, description="a stage clears only below its line minus this")
+    river_clear_hold_min: float = Field(30.0, ge=0, description="... for this long")
+    river_spike_m: float = Field(0.30, gt=0, description="a jump larger than this needs a second sample to agree")
+    river_rate_window_min: float = Field(60.0, gt=0, description="window of the robust rate-of-rise fit")
+    river_forecast_lead_min: float = Field(120.0, ge=0, description="warn when a line is forecast this soon")
+    river_stuck_h: float = Field(3.0, gt=0, description="an unchanged level this long -> stuck-sensor alert")
+    camera_cooldown_s: int = Field(600, ge=0, description="repeat triggers of one (camera, zone, type) within "
+                                                          "this are duplicates")
+    camera_confirm_s: int = Field(120, ge=0, description="a second zone or camera within this confirms")
+    escalation: dict[Literal["critical", "major", "warning", "maintenance"], list[EscalationStep]] = Field(
+        default_factory=lambda: {
+            "critical": _ladder((0, ["grid_worker", "family"]), (5, ["community_duty"]), (15, ["street_duty"])),
+            "major": _ladder((0, ["grid_worker", "family"]), (15, ["community_duty"]), (60, ["street_duty"])),
+            "warning": _ladder((0, ["grid_worker"]), (60, ["community_duty"])),
+            "maintenance": _ladder((0, ["grid_worker"]), (24 * 60, ["community_duty"])),
+        },
+        description="per severity: steps of (after_min, roles); stops once acknowledged")
+
+
 class Config(_Section):
     """Whole Shouwang configuration."""
 
@@ -111,6 +172,7 @@ class Config(_Section):
     broker: BrokerConfig = BrokerConfig()
     influx: InfluxConfig = InfluxConfig()
     ingest: IngestConfig = IngestConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def state_path(self) -> Path:

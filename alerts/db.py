@@ -1,0 +1,119 @@
+"""Database engine, sessions and migrations of the alert/registry store.
+
+SQLite (a file under the state dir) by default, PostgreSQL by URL. The schema is always
+brought to the newest Alembic revision before use, so an upgraded install migrates its
+existing data instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shouwang.config import Config
+from shouwang.errors import ConfigError, ServiceError
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def database_url(cfg: Config) -> str:
+    """The configured URL, or a SQLite file under <state>/alerts/."""
+    url = cfg.alerts.database_url.get_secret_value()
+    if url:
+        return url
+    path = cfg.state_path / "alerts" / "alerts.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+    # let SQLAlchemy, not pysqlite, decide where transactions begin: savepoints (one per
+    # imported row) only work that way
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    # WAL: the engine writes while the CLI or console reads; NORMAL is durable across crashes in WAL mode
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for url, with SQLite tuned for one writer and concurrent readers."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"alerts.database_url: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # IMMEDIATE: take the write lock up front; a deferred read-then-write transaction
+        # would fail with "database is locked" instead of waiting when another writer is busy
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))  # psycopg 3 is the driver we ship
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine):  # noqa: ANN202
+    from alembic.config import Config as AlembicConfig
+
+    acfg = AlembicConfig()
+    acfg.set_main_option("script_location", str(MIGRATIONS))
+    acfg.attributes["engine"] = engine
+    return acfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision` (idempotent)."""
+    from alembic import command
+
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise ServiceError(f"alert store {engine.url.render_as_string(hide_password=True)}: {exc.orig}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None if never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Database:
+    """An engine and session factory over a migrated store."""
+
+    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if migrate_schema:
+            migrate(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Database:
+        return cls(database_url(cfg))
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,336 @@
+"""The alert store: alerts, their audit trail and deliveries, over SQLAlchemy (SQLite or PostgreSQL).
+
+Every method is one transaction. Uniqueness is enforced by the database, not by a cache,
+so several engines or the console writing at once cannot create two active alerts for
+one (rule, subject) nor raise one episode twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.db import Database
+from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError, check_transition
+from alerts.tables import Alert, AlertEpisode, AlertEvent, Delivery
+from alerts.types import AlertState, Outcome, Raise, Rule, Severity
+
+log = logging.getLogger(__name__)
+S = AlertState
+
+
+def _view(a: Alert) -> AlertView:
+    return AlertView(
+        id=a.id, rule=Rule(a.rule), subject=a.subject, episode=a.episode, severity=Severity(a.severity),
+        state=AlertState(a.state), outcome=Outcome(a.outcome) if a.outcome else None, place=a.place, grid=a.grid,
+        summary=a.summary, opened_at=a.opened_at, last_event_at=a.last_event_at, merged_count=a.merged_count,
+        escalation_step=a.escalation_step, next_escalation_at=a.next_escalation_at,
+        acknowledged_at=a.acknowledged_at, acknowledged_by=a.acknowledged_by, dispatched_at=a.dispatched_at,
+        dispatched_to=a.dispatched_to, resolved_at=a.resolved_at, closed_at=a.closed_at, feedback=a.feedback,
+        rating=a.rating, details=dict(a.details or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    contact: str
+    role: str
+    channels: int
+    language: str
+    status: str
+    title: str
+    body: str
+    event: str
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStats:
+    rule: str
+    alerts: int
+    acknowledged: int
+    resolved: int
+    false_alarms: int
+    tta_median_s: float | None
+    tta_p95_s: float | None
+    ttr_median_s: float | None
+    ttr_p95_s: float | None
+
+
+def _audit(s: Session, a: Alert, at: int, action: str, actor: str, channel: str, frm: str | None,
+           to: str | None, note: str = "") -> None:
+    s.add(AlertEvent(alert_id=a.id, at=at, action=action, actor=actor[:64], channel=channel[:32], from_state=frm,
+                     to_state=to, note=note[:2000]))
+
+
+class AlertStore:
+    """Alerts in a SQL database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- engine side ----------------------------------------------------------------
+
+    def raise_alert(self, r: Raise, *, grid: str, now: int, next_escalation_at: int | None) -> AlertChange | None:
+        """Open, merge into or upgrade the active (rule, subject) alert; None if the episode is known."""
+        for attempt in range(3):
+            try:
+                return self._raise_once(r, grid, now, next_escalation_at)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                log.info("concurrent raise of %s/%s; retrying as a merge", r.rule, r.subject)
+        return None
+
+    def _raise_once(self, r: Raise, grid: str, now: int, next_at: int | None) -> AlertChange | None:
+        key = f"{r.rule}|{r.subject}"
+        at = r.at_ms or now
+        with self.db.session() as s, s.begin():
+            known = s.scalar(select(AlertEpisode).where(AlertEpisode.rule == r.rule.value,
+                                                        AlertEpisode.subject == r.subject,
+                                                        AlertEpisode.episode == r.episode))
+            if known is not None:
+                # the episode was raised before: only a higher severity while still active is news
+                a = s.get(Alert, known.alert_id, with_for_update=True)
+                if a is not None and a.active_key and Severity(r.severity).rank > Severity(a.severity).rank:
+                    return self._upgrade(s, a, r, now)
+                return None
+            active = s.scalar(select(Alert).where(Alert.active_key == key).with_for_update())
+            if active is not None:
+                s.add(AlertEpisode(alert_id=active.id, rule=r.rule.value, subject=r.subject, episode=r.episode, at=at))
+                return self._merge(s, active, r, now)
+            a = Alert(rule=r.rule.value, subject=r.subject, episode=r.episode, active_key=key,
+                      severity=r.severity.value, state=S.OPEN.value, place=r.place, grid=grid, summary=r.summary[:300],
+                      details=dict(r.details), opened_at=at, last_event_at=at, merged_count=0, escalation_step=0,
+                      next_escalation_at=next_at)
+            s.add(a)
+            s.flush()
+            s.add(AlertEpisode(alert_id=a.id, rule=r.rule.value, subject=r.subject, episode=r.episode, at=at))
+            _audit(s, a, now, "opened", "engine", "rules", None, S.OPEN, r.summary)
+            s.flush()
+            return AlertChange(_view(a), "opened", now)
+
+    def _merge(self, s: Session, a: Alert, r: Raise, now: int) -> AlertChange:
+        a.merged_count += 1
+        a.last_event_at = r.at_ms or now
+        a.details = {**(a.details or {}), **dict(r.details)}
+        if Severity(r.severity).rank > Severity(a.severity).rank:
+            return self._upgrade(s, a, r, now)
+        _audit(s, a, now, "merged", "engine", "rules", a.state, a.state, f"episode {r.episode}: {r.summary}")
+        s.flush()
+        return AlertChange(_view(a), "merged", now)
+
+    def _upgrade(self, s: Session, a: Alert, r: Raise, now: int) -> AlertChange:
+        old = a.severity
+        a.severity = r.severity.value
+        a.summary = r.summary[:300]
+        a.details = {**(a.details or {}), **dict(r.details)}
+        a.last_event_at = r.at_ms or now
+        _audit(s, a, now, "upgraded", "engine", "rules", a.state, a.state, f"severity {old} -> {r.severity}")
+        s.flush()
+        return AlertChange(_view(a), "upgraded", now)
+
+    def clear(self, rule: Rule, subject: str, reason: str, now: int) -> AlertChange | None:
+        """Auto-clear the active (rule, subject) alert: resolved by the system."""
+        with self.db.session() as s, s.begin():
+            a = s.scalar(select(Alert).where(Alert.active_key == f"{rule}|{subject}").with_for_update())
+            if a is None:
+                return None
+            frm = a.state
+            a.state, a.outcome, a.resolved_at = S.RESOLVED.value, Outcome.AUTO_CLEARED.value, now
+            a.active_key, a.next_escalation_at = None, None
+            _audit(s, a, now, "auto_cleared", "engine", "rules", frm, S.RESOLVED, reason)
+            s.flush()
+            return AlertChange(_view(a), "auto_cleared", now)
+
+    def cancel(self, rule: Rule, subject: str, within_s: float, now: int) -> AlertChange | None:
+        """A resident's cancel: close as a false alarm if soon enough, else only record it."""
+        with self.db.session() as s, s.begin():
+            a = s.scalar(select(Alert).where(Alert.active_key == f"{rule}|{subject}").with_for_update())
+            if a is None:
+                return None
+            age = (now - a.opened_at) / 1000
+            if age > within_s:
+                _audit(s, a, now, "cancel_late", "resident", "device", a.state, a.state,
+                       f"cancel {age:.0f} s after the press (window {within_s:.0f} s): kept open")
+                return AlertChange(_view(a), "cancel_late", now, "resident", "device")
+            frm = a.state
+            a.state, a.outcome, a.closed_at = S.CLOSED.value, Outcome.FALSE_ALARM.value, now
+            a.active_key, a.next_escalation_at = None, None
+            a.feedback = f"cancelled by the resident {age:.0f} s after the press"
+            _audit(s, a, now, "closed", "resident", "device", frm, S.CLOSED, a.feedback)
+            s.flush()
+            return AlertChange(_view(a), "false_alarm", now, "resident", "device")
+
+    def due_escalations(self, now: int) -> list[AlertView]:
+        """Open (unacknowledged) alerts whose next escalation step is due."""
+        with self.db.session() as s:
+            rows = s.scalars(select(Alert).where(and_(Alert.state == S.OPEN.value,
+                                                      Alert.next_escalation_at <= now)).order_by(Alert.id))
+            return [_view(a) for a in rows]
+
+    def record_escalation(self, alert_id: int, step: int, next_at: int | None, now: int, note: str) -> AlertChange:
+        with self.db.session() as s, s.begin():
+            a = self._get(s, alert_id)
+            a.escalation_step, a.next_escalation_at = step, next_at
+            _audit(s, a, now, "escalated", "engine", "escalation", a.state, a.state, note)
+            s.flush()
+            return AlertChange(_view(a), "escalated", now, "engine", "escalation")
+
+    def record_deliveries(self, alert_id: int, at: int, records: Iterable[DeliveryRecord]) -> int:
+        """Store each hand-off to the notifier; returns how many."""
+        rows = [Delivery(alert_id=alert_id, at=at, event=r.event, step=r.step, contact=r.contact, role=r.role,
+                         channels=r.channels, language=r.language, status=r.status, title=r.title[:300], body=r.body)
+                for r in records]
+        with self.db.session() as s, s.begin():
+            s.add_all(rows)
+            a = self._get(s, alert_id)
+            _audit(s, a, at, "notified", "engine", "notifier", a.state, a.state,
+                   f"{len(rows)} contacts: " + ", ".join(sorted({r.role for r in rows})))
+        return len(rows)
+
+    # --- people's side (CLI now, console later) -----------------------------------------
+
+    def _get(self, s: Session, alert_id: int) -> Alert:
+        a = s.get(Alert, alert_id, with_for_update=True)  # row lock: concurrent transitions serialise
+        if a is None:
+            raise AlertNotFound(f"no alert {alert_id}")
+        return a
+
+    def _transition(self, alert_id: int, target: AlertState, actor: str, channel: str, now: int, note: str,
+                    **changes: Any) -> AlertChange:
+        if not actor:
+            raise LifecycleError("who did it must be recorded (actor)")
+        with self.db.session() as s, s.begin():
+            a = self._get(s, alert_id)
+            frm = AlertState(a.state)
+            check_transition(alert_id, frm, target)
+            a.state = target.value
+            for k, v in changes.items():
+                setattr(a, k, v)
+            if target in (S.RESOLVED, S.CLOSED):
+                a.active_key, a.next_escalation_at = None, None
+            if target is not S.OPEN:
+                a.next_escalation_at = None  # someone has it: the ladder stops
+            if a.acknowledged_at is None and target is not S.CLOSED:
+                a.acknowledged_at, a.acknowledged_by = now, actor[:64]
+            if target is S.CLOSED and a.resolved_at is None and a.outcome != Outcome.FALSE_ALARM.value:
+                a.resolved_at = now
+            action = {S.ACKNOWLEDGED: "acknowledged", S.DISPATCHED: "dispatched", S.RESOLVED: "resolved",
+                      S.CLOSED: "closed"}[target]
+            _audit(s, a, now, action, actor, channel, frm, target, note)
+            s.flush()
+            return AlertChange(_view(a), action, now, actor, channel)
+
+    def acknowledge(self, alert_id: int, actor: str, channel: str, now: int, note: str = "") -> AlertChange:
+        """Someone has seen it and takes it on; escalation stops."""
+        return self._transition(alert_id, S.ACKNOWLEDGED, actor, channel, now, note)
+
+    def dispatch(self, alert_id: int, to: str, actor: str, channel: str, now: int, note: str = "") -> AlertChange:
+        """Send a named person to handle it."""
+        if not to:
+            raise LifecycleError("dispatch needs the person it goes to")
+        return self._transition(alert_id, S.DISPATCHED, actor, channel, now, note or f"to {to}",
+                                dispatched_to=to[:64], dispatched_at=now)
+
+    def resolve(self, alert_id: int, actor: str, channel: str, now: int, note: str = "") -> AlertChange:
+        """The problem is handled on site."""
+        return self._transition(alert_id, S.RESOLVED, actor, channel, now, note, resolved_at=now,
+                                outcome=Outcome.HANDLED.value)
+
+    def close(self, alert_id: int, actor: str, channel: str, now: int, feedback: str, rating: int | None = None,
+              false_alarm: bool = False) -> AlertChange:
+        """Close the loop with feedback and a rating (1-5)."""
+        if not feedback.strip():
+            raise LifecycleError("closing needs feedback")
+        if rating is not None and not 1 <= rating <= 5:
+            raise LifecycleError(f"rating {rating} is not 1..5")
+        extra: dict[str, Any] = {"feedback": feedback[:4000], "rating": rating, "closed_at": now}
+        if false_alarm:
+            extra["outcome"] = Outcome.FALSE_ALARM.value
+        return self._transition(alert_id, S.CLOSED, actor, channel, now, feedback, **extra)
+
+    # --- queries ------------------------------------------------------------------------
+
+    def get(self, alert_id: int) -> AlertView:
+        with self.db.session() as s:
+            return _view(self._get(s, alert_id))
+
+    def active(self, rule: Rule | None = None) -> list[AlertView]:
+        """Active alerts (open, acknowledged, dispatched)."""
+        with self.db.session() as s:
+            q = select(Alert).where(Alert.active_key.is_not(None))
+            if rule is not None:
+                q = q.where(Alert.rule == rule.value)
+            return [_view(a) for a in s.scalars(q.order_by(Alert.id))]
+
+    def active_for(self, rule: Rule, subject: str) -> AlertView | None:
+        with self.db.session() as s:
+            a = s.scalar(select(Alert).where(Alert.active_key == f"{rule}|{subject}"))
+            return _view(a) if a else None
+
+    def list(self, *, states: Sequence[AlertState] | None = None, rule: Rule | None = None, since: int | None = None,
+             limit: int = 100) -> list[AlertView]:
+        with self.db.session() as s:
+            q = select(Alert)
+            if states:
+                q = q.where(Alert.state.in_([st.value for st in states]))
+            if rule is not None:
+                q = q.where(Alert.rule == rule.value)
+            if since is not None:
+                q = q.where(Alert.opened_at >= since)
+            return [_view(a) for a in s.scalars(q.order_by(Alert.id.desc()).limit(limit))]
+
+    def all(self) -> list[AlertView]:
+        with self.db.session() as s:
+            return [_view(a) for a in s.scalars(select(Alert).order_by(Alert.id))]
+
+    def events(self, alert_id: int) -> list[dict[str, Any]]:
+        """The audit trail of one alert, oldest first."""
+        with self.db.session() as s:
+            rows = s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id))
+            return [{"at": e.at, "action": e.action, "actor": e.actor, "channel": e.channel, "from": e.from_state,
+                     "to": e.to_state, "note": e.note} for e in rows]
+
+    def deliveries(self, alert_id: int | None = None) -> list[DeliveryRecord]:
+        with self.db.session() as s:
+            q = select(Delivery).order_by(Delivery.id)
+            if alert_id is not None:
+                q = q.where(Delivery.alert_id == alert_id)
+            return [DeliveryRecord(d.contact, d.role, d.channels, d.language, d.status, d.title, d.body, d.event,
+                                   d.step) for d in s.scalars(q)]
+
+    def stats(self, since: int | None = None, until: int | None = None) -> list[RuleStats]:
+        """Per rule: counts and time-to-acknowledge / time-to-resolve (median, p95) in seconds."""
+        with self.db.session() as s:
+            q = select(Alert.rule, Alert.opened_at, Alert.acknowledged_at, Alert.resolved_at, Alert.outcome)
+            if since is not None:
+                q = q.where(Alert.opened_at >= since)
+            if until is not None:
+                q = q.where(Alert.opened_at < until)
+            rows = s.execute(q).all()
+        by_rule: dict[str, list[Any]] = {}
+        for row in rows:
+            by_rule.setdefault(row.rule, []).append(row)
+        out = []
+        for rule, rs in sorted(by_rule.items()):
+            tta = [(r.acknowledged_at - r.opened_at) / 1000 for r in rs if r.acknowledged_at is not None]
+            ttr = [(r.resolved_at - r.opened_at) / 1000 for r in rs if r.resolved_at is not None
+                   and r.outcome == Outcome.HANDLED.value]
+            out.append(RuleStats(rule, len(rs), len(tta), len(ttr),
+                                 sum(1 for r in rs if r.outcome == Outcome.FALSE_ALARM.value),
+                                 *_median_p95(tta), *_median_p95(ttr)))
+        return out
+
+
+def _median_p95(xs: list[float]) -> tuple[float | None, float | None]:
+    if not xs:
+        return None, None
+    arr = np.asarray(xs)
+    return float(np.median(arr)), float(np.percentile(arr, 95))

@@ -1,0 +1,146 @@
+"""The alert store on SQLite and PostgreSQL: uniqueness, episodes, lifecycle, audit, timings."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from alerts.db import Database, current_revision, migrate
+from alerts.lifecycle import AlertNotFound, LifecycleError
+from alerts.store import AlertStore, DeliveryRecord
+from alerts.types import AlertState, Outcome, Raise, Rule, Severity
+
+T0 = 1_800_000_000_000
+
+
+def press(subject: str = "hh-0001", episode: str = "p1", sev: Severity = Severity.CRITICAL, at: int = T0) -> Raise:
+    return Raise(Rule.CALL_BUTTON, subject, sev, subject, episode, "call button pressed", {"device": "btn-1"}, at)
+
+
+def test_migrations_are_at_head_and_idempotent(db: Database) -> None:
+    assert current_revision(db.engine) == "0001"
+    migrate(db.engine)
+    assert current_revision(db.engine) == "0001"
+
+
+def test_one_active_alert_per_rule_and_subject(db: Database) -> None:
+    st = AlertStore(db)
+    first = st.raise_alert(press(episode="p1"), grid="gr-01", now=T0, next_escalation_at=T0 + 300_000)
+    assert first is not None and first.action == "opened" and first.alert.state is AlertState.OPEN
+    again = st.raise_alert(press(episode="p2", at=T0 + 5000), grid="gr-01", now=T0 + 5000, next_escalation_at=None)
+    assert again is not None and again.action == "merged" and again.alert.id == first.alert.id
+    assert again.alert.merged_count == 1 and again.alert.last_event_at == T0 + 5000
+    assert st.raise_alert(press(episode="p2"), grid="gr-01", now=T0 + 6000, next_escalation_at=None) is None
+    other = st.raise_alert(press("hh-0002"), grid="gr-01", now=T0, next_escalation_at=None)
+    assert other is not None and other.alert.id != first.alert.id
+    assert len(st.active()) == 2 and len(st.active(Rule.CALL_BUTTON)) == 2
+
+
+def test_known_episode_is_never_raised_again(db: Database) -> None:
+    st = AlertStore(db)
+    r = Raise(Rule.WATER_INACTIVITY, "hh-1", Severity.MAJOR, "hh-1", "since-123", "no water use for 7.2 h")
+    a = st.raise_alert(r, grid="", now=T0, next_escalation_at=None)
+    st.resolve(a.alert.id, "c-gw1", "cli", T0 + 60_000, "visited, all well")
+    assert st.raise_alert(r, grid="", now=T0 + 120_000, next_escalation_at=None) is None
+    assert len(st.all()) == 1
+    new = Raise(Rule.WATER_INACTIVITY, "hh-1", Severity.MAJOR, "hh-1", "since-999", "no water use for 7.0 h")
+    assert st.raise_alert(new, grid="", now=T0 + 200_000, next_escalation_at=None).action == "opened"
+
+
+def test_severity_upgrade_on_same_episode(db: Database) -> None:
+    st = AlertStore(db)
+    base = Raise(Rule.RIVER_LEVEL, "rs-01", Severity.MAJOR, "rs-01", "e1", "above warning level")
+    st.raise_alert(base, grid="", now=T0, next_escalation_at=None)
+    up = Raise(Rule.RIVER_LEVEL, "rs-01", Severity.CRITICAL, "rs-01", "e1", "above guaranteed level")
+    ch = st.raise_alert(up, grid="", now=T0 + 1000, next_escalation_at=None)
+    assert ch.action == "upgraded" and ch.alert.severity is Severity.CRITICAL
+    assert st.raise_alert(base, grid="", now=T0 + 2000, next_escalation_at=None) is None
+
+
+def test_full_lifecycle_with_audit_and_timings(db: Database) -> None:
+    st = AlertStore(db)
+    a = st.raise_alert(press(), grid="gr-01", now=T0, next_escalation_at=T0 + 300_000).alert
+    st.acknowledge(a.id, "c-gw1", "wecom", T0 + 40_000)
+    with pytest.raises(LifecycleError, match="acknowledged; it can go to"):
+        st.acknowledge(a.id, "c-gw1", "wecom", T0 + 41_000)
+    st.dispatch(a.id, "c-gw1", "c-cm", "console", T0 + 60_000)
+    st.resolve(a.id, "c-gw1", "app", T0 + 600_000, "resident had fallen; ambulance called")
+    with pytest.raises(LifecycleError, match="feedback"):
+        st.close(a.id, "c-cm", "console", T0 + 700_000, "  ")
+    with pytest.raises(LifecycleError, match="rating 9"):
+        st.close(a.id, "c-cm", "console", T0 + 700_000, "ok", rating=9)
+    done = st.close(a.id, "c-cm", "console", T0 + 700_000, "family thanked the team", rating=5).alert
+    assert done.state is AlertState.CLOSED and done.outcome is Outcome.HANDLED and done.rating == 5
+    assert done.time_to_acknowledge_s == 40 and done.time_to_resolve_s == 600
+    assert done.dispatched_to == "c-gw1" and done.next_escalation_at is None
+    trail = st.events(a.id)
+    assert [(e["action"], e["actor"], e["channel"]) for e in trail] == [
+        ("opened", "engine", "rules"), ("acknowledged", "c-gw1", "wecom"), ("dispatched", "c-cm", "console"),
+        ("resolved", "c-gw1", "app"), ("closed", "c-cm", "console")]
+    assert trail[1]["from"] == "open" and trail[1]["to"] == "acknowledged"
+    with pytest.raises(LifecycleError, match="closed"):
+        st.resolve(a.id, "x", "cli", T0 + 800_000)
+    with pytest.raises(AlertNotFound):
+        st.acknowledge(999_999, "x", "cli", T0)
+    # the subject is free again: a new press opens a new alert
+    assert st.raise_alert(press(episode="p9"), grid="gr-01", now=T0 + 900_000, next_escalation_at=None).action == "opened"
+    stats = {s.rule: s for s in st.stats()}
+    assert stats["call_button"].alerts == 2 and stats["call_button"].tta_median_s == 40
+    assert stats["call_button"].ttr_p95_s == 600
+
+
+def test_cancel_within_window_is_a_false_alarm(db: Database) -> None:
+    st = AlertStore(db)
+    st.raise_alert(press(), grid="", now=T0, next_escalation_at=T0 + 300_000)
+    late = st.raise_alert(press("hh-2"), grid="", now=T0, next_escalation_at=None).alert
+    ch = st.cancel(Rule.CALL_BUTTON, "hh-0001", 120, T0 + 30_000)
+    assert ch.action == "false_alarm" and ch.alert.outcome is Outcome.FALSE_ALARM and ch.alert.state is AlertState.CLOSED
+    kept = st.cancel(Rule.CALL_BUTTON, "hh-2", 120, T0 + 500_000)
+    assert kept.action == "cancel_late" and st.get(late.id).state is AlertState.OPEN
+    assert st.cancel(Rule.CALL_BUTTON, "hh-unknown", 120, T0) is None
+    assert [s.false_alarms for s in st.stats()] == [1]
+
+
+def test_auto_clear_and_escalation_queries(db: Database) -> None:
+    st = AlertStore(db)
+    a = st.raise_alert(press(), grid="", now=T0, next_escalation_at=T0 + 300_000).alert
+    assert st.due_escalations(T0 + 299_999) == []
+    assert [x.id for x in st.due_escalations(T0 + 300_000)] == [a.id]
+    st.record_escalation(a.id, 1, T0 + 900_000, T0 + 300_000, "step 1")
+    assert st.due_escalations(T0 + 300_001) == []
+    st.acknowledge(a.id, "c-cm", "sms", T0 + 400_000)
+    assert st.due_escalations(T0 + 10**9) == []
+    cleared = st.clear(Rule.CALL_BUTTON, "hh-0001", "condition cleared", T0 + 500_000)
+    assert cleared.alert.state is AlertState.RESOLVED and cleared.alert.outcome is Outcome.AUTO_CLEARED
+    assert st.clear(Rule.CALL_BUTTON, "hh-0001", "again", T0 + 600_000) is None
+
+
+def test_deliveries_recorded(db: Database) -> None:
+    st = AlertStore(db)
+    a = st.raise_alert(press(), grid="", now=T0, next_escalation_at=None).alert
+    recs = [DeliveryRecord("c-gw1", "grid_worker", 1, "zh", "handed_off", "t", "b", "opened", 0),
+            DeliveryRecord("c-fam1", "family", 2, "en", "handed_off", "t", "b", "opened", 0)]
+    assert st.record_deliveries(a.id, T0, recs) == 2
+    assert st.deliveries(a.id) == recs
+    assert st.events(a.id)[-1]["action"] == "notified"
+
+
+def test_concurrent_raises_make_one_alert(db: Database) -> None:
+    """Two writers (threads, as two engines would be) racing on one (rule, subject)."""
+    st = AlertStore(db)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        results.append(st.raise_alert(press(episode=f"p{i}"), grid="", now=T0 + i, next_escalation_at=None))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(st.all()) == 1
+    assert sorted(r.action for r in results) == ["merged", "merged", "merged", "opened"]
+    assert st.all()[0].merged_count == 3
