@@ -149,10 +149,20 @@ class ModbusGauge:
             SimData(CONFIG_START, values=encode_mount_height(self.mount_height_mm), datatype=DataType.REGISTERS),
         ], action=self._action)
         self._server = ModbusSerialServer(device, port=str(self.port.device_path), baudrate=self.baudrate,
-                                          parity=self.parity, reconnect_delay=0.2)
+                                          parity=self.parity, reconnect_delay=0.2, trace_packet=self._filter_sent)
         await self._server.serve_forever(background=True)
         self._ready.set()
         await self._server.serving
+
+    def _filter_sent(self, sending: bool, packet: bytes) -> bytes:
+        """Drop answers to other unit ids: on RS-485 only the addressed slave may talk.
+
+        pymodbus 3.16 answers a request for an unknown unit id with an exception (its SimCore raises
+        KeyError where the server expects NoSuchIdException, so ignore_missing_devices has no effect).
+        """
+        if sending and packet and packet[0] != self.unit_id:
+            return b""
+        return packet
 
     async def _action(self, function_code: int, start_address: int, address: int, count: int,
                       registers: list[int], set_values: Sequence[int] | Sequence[bool] | None) -> ExcCodes | None:
