@@ -108,6 +108,10 @@ class SocatPort:
             link.parent.mkdir(parents=True, exist_ok=True)
             _remove_link(link)
         argv = [exe, f"pty,rawer,link={self.device_path}", f"pty,rawer,link={self.path}"]
+        if setpriv := shutil.which("setpriv"):
+            # socat dies with us even on SIGKILL, so a killed simulator never leaves a live link behind
+            # (the kernel signals when the *thread* that started socat ends: start it from a lasting thread)
+            argv = [setpriv, "--pdeathsig", "TERM", *argv]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
