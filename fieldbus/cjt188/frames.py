@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from fieldbus.bcd import decode_bcd, encode_bcd
+from fieldbus.bcd import decode_bcd
 from fieldbus.errors import (
     BadBcd,
     BadLength,

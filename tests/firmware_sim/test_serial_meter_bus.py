@@ -41,9 +41,9 @@ def total_l(address: str, now: float) -> tuple[float, MeterStatus | None]:
     return LITRES[address], status
 
 
-def make_bus(link: Path, faults: MeterFaults | None = None, port=None) -> MeterBus:
+def make_bus(link: Path, faults: MeterFaults | None = None, port=None, seed: int = 7) -> MeterBus:
     meters = ["00000000000001", "00000000000002", SimMeter("00000000000003", unit=Unit.L)]
-    return MeterBus(port or PtyPort(link), meters, total_l, faults=faults, clock=lambda: NOW, seed=7)
+    return MeterBus(port or PtyPort(link), meters, total_l, faults=faults, clock=lambda: NOW, seed=seed)
 
 
 def read_reply(master: serial.Serial, timeout: float = 1.0) -> list:
@@ -172,3 +172,26 @@ def test_socat_link_killed_and_restarted(tmp_path):
         with serial.Serial(str(port.path), timeout=0.05) as m:
             assert isinstance(ask(m, "00000000000001", timeout=2)[-1], Frame)
     assert not port.running()
+
+
+def _faulty_session(link: Path, seed: int) -> tuple[bytes, dict[str, int]]:
+    faults = MeterFaults(no_answer=0.3, bad_checksum=0.3, garbage=0.3, abnormal=0.1)
+    with make_bus(link, faults, seed=seed) as b, serial.Serial(str(b.path), timeout=0.05) as m:
+        raw = b""
+        for i in range(20):
+            m.write(read_request(f"0000000000000{1 + i % 3}", ser=i).encode())
+            time.sleep(0.005)  # one request at a time, as on a half-duplex line
+            raw += m.read(m.in_waiting)
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            raw += m.read(256)
+        return raw, dict(b.stats.counters)
+
+
+def test_seeded_faults_are_repeatable(tmp_path):
+    first = _faulty_session(tmp_path / "a", 11)
+    assert first == _faulty_session(tmp_path / "b", 11)
+    assert first != _faulty_session(tmp_path / "c", 12)
+    counters = first[1]
+    assert counters["requests"] == 20
+    assert 0 < counters.get("no_answer", 0) < 20 and counters.get("bad_checksum", 0) > 0
