@@ -112,8 +112,10 @@ class Stack:
             lines.append(f"  ingest        metrics at http://{self.cfg.ingest.metrics_host}:{self.cfg.ingest.metrics_port}/metrics")
         for gw, path in self.creds.items():
             lines.append(f"  gateway {gw}  credentials in {path}")
-        lines.append(f"  logs          {self.cfg.state_path / 'logs'}, {self.cfg.state_path / 'broker'}, "
-                     f"{self.cfg.state_path / 'influxdb'}")
+        logs = [self.cfg.state_path / "logs"]
+        logs += [] if self.cfg.broker.url else [self.cfg.state_path / "broker" / "mosquitto.log"]
+        logs += [] if self.cfg.influx.url else [self.cfg.state_path / "influxdb" / "influxd.log"]
+        lines.append(f"  logs          {', '.join(map(str, logs))}")
         lines.append("Press Ctrl-C to stop.")
         return "\n".join(lines)
 

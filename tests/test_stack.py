@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from shouwang.config import load_config
+from shouwang.errors import InfluxRejected
 from shouwang.influx import InfluxClient
 from shouwang.procs import free_port
 from tests.conftest import now_ms, reading, write_config
@@ -75,3 +76,43 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
             up.kill()
             up.wait()
         log.close()
+
+
+def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:  # noqa: ANN001
+    """With broker.url and influx.url set, `up` launches neither and ingest writes to the external ones."""
+    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state",
+                            broker={"url": f"mqtt://127.0.0.1:{services.port}"},
+                            influx={"url": services.cfg.influx.base_url, "database": "external_db"},
+                            ingest={"metrics_port": free_port(), "client_id": "ingest-external",
+                                    "share_group": "external", "session_expiry_s": 10})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
+    with open(tmp_path / "up.out", "w+") as log:
+        up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
+                              stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
+            children = _children(up.pid)
+            assert len(children) == 1  # only ingest
+            assert b"ingest" in Path(f"/proc/{children[0]}/cmdline").read_bytes()
+            gw = services.gateway("gw-b")
+            ts = now_ms() - 1000
+            topic, body = reading("gw-b", "ext-meter", ts, 1, 7.0)
+            gw.wait_acked([gw.publish(topic, body)])
+            gw.stop()
+            cfg = load_config(cfg_file, env={})
+            with InfluxClient(cfg.influx) as influx:
+
+                def landed() -> list[dict]:
+                    try:
+                        return influx.rows("SELECT total_l FROM water_meter WHERE device = 'ext-meter'")
+                    except InfluxRejected:  # ingest has not created the database yet
+                        return []
+
+                rows = wait_for(landed, timeout=30, what="reading in the external database")
+            assert rows == [{"time": ts, "total_l": 7.0}]
+            up.send_signal(signal.SIGTERM)
+            assert up.wait(60) == 0
+        finally:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
