@@ -33,6 +33,7 @@ class IngestMetrics:
         self.lag = Gauge("ingest_consumer_lag_seconds",
                          "arrival time minus device ts of the newest message written", registry=r)
         self.connected = Gauge("ingest_mqtt_connected", "1 while connected to the broker", registry=r)
+        self.subscribed = Gauge("ingest_subscribed", "1 once the broker granted our subscription", registry=r)
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics on host:port in a daemon thread."""

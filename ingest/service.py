@@ -85,6 +85,8 @@ class IngestService:
         for rc in reason_codes:
             if rc.is_failure:
                 log.error("subscription refused by the broker: %s", rc)
+                return
+        self.metrics.subscribed.set(1)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self.metrics.connected.set(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -14,6 +15,14 @@ from pathlib import Path
 from shouwang.errors import ServiceError
 
 log = logging.getLogger(__name__)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies, even by SIGKILL."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,7 +66,8 @@ class ChildProcess:
         with open(self.log_file, "ab") as out:
             try:
                 self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
+                                             stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
+                                             preexec_fn=_die_with_parent)
             except OSError as exc:
                 raise ServiceError(f"{self.name}: cannot run {self.argv[0]}: {exc}") from exc
         deadline = time.monotonic() + timeout

@@ -13,7 +13,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+import httpx
 
 from broker_config import add_gateway, broker_endpoint
 from shouwang.config import Config
@@ -56,13 +59,30 @@ class StateLock:
             self._fh = None
 
 
-def service_process(cfg: Config, name: str, args: list[str], config_file: Path | None) -> ChildProcess:
+def service_process(cfg: Config, name: str, args: list[str], config_file: Path | None,
+                    ready: Callable[[], bool] | None = None) -> ChildProcess:
     """A shouwang service (ingest, ...) as a child, with the same config file and environment."""
     env = dict(os.environ)
     if config_file is not None:
         env["SHOUWANG_CONFIG"] = str(config_file)
     log_file = cfg.state_path / "logs" / f"{name}.log"
-    return ChildProcess(name, [sys.executable, "-m", "shouwang", *args], log_file, ready=lambda: True, env=env)
+    return ChildProcess(name, [sys.executable, "-m", "shouwang", *args], log_file, ready=ready or (lambda: True),
+                        env=env)
+
+
+def ingest_subscribed(cfg: Config) -> Callable[[], bool]:
+    """Readiness of ingest: its subscription is granted, so the broker keeps messages for it from now on."""
+    if not cfg.ingest.metrics_port:
+        return lambda: True
+    url = f"http://{cfg.ingest.metrics_host}:{cfg.ingest.metrics_port}/metrics"
+
+    def ready() -> bool:
+        try:
+            return "\ningest_subscribed 1.0" in httpx.get(url, timeout=1).text
+        except httpx.HTTPError:
+            return False
+
+    return ready
 
 
 class Stack:
@@ -94,7 +114,7 @@ class Stack:
                 log.warning("external InfluxDB %s does not answer /ping yet; ingest will retry", cfg.influx.url)
         else:
             self._start(influxd_process(cfg))
-        self._start(service_process(cfg, "ingest", ["ingest"], self.config_file))
+        self._start(service_process(cfg, "ingest", ["ingest"], self.config_file, ready=ingest_subscribed(cfg)))
 
     def _start(self, child: ChildProcess) -> None:
         child.start()

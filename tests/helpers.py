@@ -128,7 +128,7 @@ class IngestProcess:
         return out
 
     def _connected(self) -> bool:
-        return self.metrics().get("ingest_mqtt_connected") == 1.0
+        return self.metrics().get("ingest_subscribed") == 1.0
 
     def start(self) -> IngestProcess:
         self.child.start(timeout=30)

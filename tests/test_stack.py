@@ -73,8 +73,8 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
         assert "Shouwang stopped." in (tmp_path / "up.out").read_text()
     finally:
         if up.poll() is None:
-            up.kill()
-            up.wait()
+            up.terminate()  # stops its children too
+            up.wait(60)
         log.close()
 
 
@@ -112,6 +112,28 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
             assert rows == [{"time": ts, "total_l": 7.0}]
             up.send_signal(signal.SIGTERM)
             assert up.wait(60) == 0
+        finally:
+            if up.poll() is None:
+                up.terminate()
+                up.wait(60)
+
+
+def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of `up` (OOM killer, kill -9) must not leave an orphan broker holding the port."""
+    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", broker={"port": free_port()},
+                            influx={"port": free_port_pair()}, ingest={"metrics_port": free_port()})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
+    with open(tmp_path / "up.out", "w+") as log:
+        up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
+                              stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
+            children = _children(up.pid)
+            assert len(children) == 3
+            up.kill()
+            up.wait()
+            wait_for(lambda: not [p for p in children if os.path.exists(f"/proc/{p}")], timeout=30,
+                     what="children to exit")
         finally:
             if up.poll() is None:
                 up.kill()
