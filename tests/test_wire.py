@@ -136,3 +136,45 @@ def test_encode_refuses_bad_envelope() -> None:
         encode(Message("gw-1", "dev-1", Channel.READING, Kind.WATER_METER, 1.5e12, 1, {"total_l": 1}))  # type: ignore[arg-type]
     with pytest.raises(ContractError, match="before 2020"):
         encode(Message("gw-1", "dev-1", Channel.READING, Kind.WATER_METER, 5, 1, {"total_l": 1}))
+
+
+# --- gateway/status: an edge agent's health (added for the edge agent, issue 4) ----------------
+
+AGENT_HEALTH = {"uptime_s": 3600.5, "outbox_depth": 12, "outbox_bytes": 2400, "outbox_oldest_s": 4.5, "sent": 9000,
+                "shed_readings": 3, "shed_events": 0, "shed_status": 1, "rejected": 2, "cpu_pct": 1.2,
+                "rss_mb": 31.5, "temp_c": 48.2, "connected": True, "drivers_down": 0}
+DRIVER_HEALTH = {"polls": 100, "ok": 95, "errors": 7, "timeouts": 3, "checksum_errors": 2, "bad_frames": 1,
+                 "garbage": 4, "bad_values": 1, "out_of_range": 0, "devices_down": 1, "port_down": False,
+                 "restarts": 1, "last_error": "ChecksumError"}
+
+
+@pytest.mark.parametrize("data", [AGENT_HEALTH, DRIVER_HEALTH, {}])
+def test_gateway_status_round_trips(data: dict) -> None:
+    msg = Message("gw-1", "gw-1", Channel.STATUS, Kind.GATEWAY, NOW, 3, data)
+    topic, body = encode(msg)
+    assert topic == "sw/v1/gw-1/gw-1/status"
+    assert decode(topic, body, now_ms=NOW) == msg
+
+
+@pytest.mark.parametrize("data,reason", [
+    ({"outbox_depth": -1}, "data.outbox_depth: input should be greater than or equal to 0"),
+    ({"outbox_depth": 1.5}, "data.outbox_depth: expected integer, got number"),
+    ({"port_down": "no"}, "data.port_down: expected boolean, got string"),
+    ({"battery_v": 3.0}, "data.battery_v: unknown field"),     # device fields stay on device kinds
+    ({"last_error": "a\nb"}, "data.last_error"),
+])
+def test_gateway_status_is_strict(data: dict, reason: str) -> None:
+    err = reject("sw/v1/gw-1/gw-1/status", payload(kind="gateway", data=data))
+    assert err.code == "schema" and reason in err.reason, err.reason
+
+
+@pytest.mark.parametrize("channel", ["reading", "event"])
+def test_gateway_kind_has_only_a_status_channel(channel: str) -> None:
+    err = reject(f"sw/v1/gw-1/gw-1/{channel}", payload(kind="gateway", data={}))
+    assert f"channel {channel} is not defined for kind gateway" in err.reason
+
+
+def test_device_kinds_keep_their_status_model() -> None:
+    for kind in ("water_meter", "call_button", "river_gauge", "camera"):
+        err = reject("sw/v1/gw-1/dev-1/status", payload(kind=kind, data={"outbox_depth": 1}))
+        assert "data.outbox_depth: unknown field" in err.reason

@@ -33,6 +33,7 @@ class Kind(StrEnum):
     CALL_BUTTON = "call_button"
     RIVER_GAUGE = "river_gauge"
     CAMERA = "camera"
+    GATEWAY = "gateway"  # an edge agent's own health (status channel only)
 
 
 class Channel(StrEnum):
@@ -93,6 +94,46 @@ class DeviceStatus(_Strict):
     fault: Text | None = None
 
 
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class GatewayStatus(_Strict):
+    """gateway/status: health of an edge agent (device = the gateway id) or of one of its drivers (device = driver id).
+
+    Counters are totals since the agent started; every field is optional.
+    """
+
+    # the agent as a whole
+    uptime_s: Annotated[float, Field(ge=0)] | None = None
+    outbox_depth: Count | None = None
+    outbox_bytes: Count | None = None
+    outbox_oldest_s: Annotated[float, Field(ge=0)] | None = None
+    sent: Count | None = None
+    shed_readings: Count | None = None
+    shed_events: Count | None = None
+    shed_status: Count | None = None
+    rejected: Count | None = None
+    cpu_pct: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    rss_mb: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    temp_c: Annotated[float, Field(ge=-100, le=200)] | None = None
+    connected: bool | None = None
+    drivers_down: Count | None = None
+    # one driver (a serial bus, a receiver, a local MQTT input)
+    polls: Count | None = None
+    ok: Count | None = None
+    errors: Count | None = None
+    timeouts: Count | None = None
+    checksum_errors: Count | None = None
+    bad_frames: Count | None = None
+    garbage: Count | None = None
+    bad_values: Count | None = None
+    out_of_range: Count | None = None
+    devices_down: Count | None = None
+    port_down: bool | None = None
+    restarts: Count | None = None
+    last_error: Text | None = None
+
+
 class GatewayState(_Strict):
     """sw/v1/{gateway}/state: retained presence; the last will is {"online": false}."""
 
@@ -115,7 +156,8 @@ DATA_MODELS: dict[tuple[Kind, Channel], type[_Strict]] = {
     (Kind.CALL_BUTTON, Channel.EVENT): CallButtonEvent,
     (Kind.RIVER_GAUGE, Channel.READING): RiverGaugeReading,
     (Kind.CAMERA, Channel.EVENT): CameraEvent,
-    **{(k, Channel.STATUS): DeviceStatus for k in Kind},
+    **{(k, Channel.STATUS): DeviceStatus for k in Kind if k is not Kind.GATEWAY},
+    (Kind.GATEWAY, Channel.STATUS): GatewayStatus,
 }
 _KINDS = {k.value: k for k in Kind}
 
