@@ -259,6 +259,74 @@ def phase_latency(cfg: Config, password: str, rate: float, seconds: float, influ
             "peak_rss_mb": max(peak)}
 
 
+def publish_queued(cfg: Config, password: str, device: str, n: int) -> None:
+    """Publish n readings while their consumer is offline, so they wait in its persistent session."""
+    with Publisher(cfg.broker.port, password, device, n) as pub:
+        while not pub.finished() and pub.proc.is_alive():
+            time.sleep(0.05)
+
+
+def phase_drain_baseline(cfg: Config, password: str, n: int) -> dict:
+    """D1: a bare paho subscriber draining n messages queued in its persistent session."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    count, t, subscribed = [0], [0.0, 0.0], threading.Event()
+
+    def client() -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-drain-base", protocol=mqtt.MQTTv5)
+        c.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        c.connect("127.0.0.1", cfg.broker.port, keepalive=60, clean_start=False, properties=props)
+        return c
+
+    first = client()
+    first.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
+    first.on_connect = lambda c, u, f, rc, p: c.subscribe(f"sw/v1/{GATEWAY}/drain-base/#", qos=1)
+    first.loop_start()
+    if not subscribed.wait(10):
+        raise RuntimeError("drain subscriber got no SUBACK")
+    first.disconnect()
+    first.loop_stop()
+    publish_queued(cfg, password, "drain-base", n)
+
+    def on_message(c, u, msg) -> None:  # noqa: ANN001
+        count[0] += 1
+        t[1] = time.time()
+
+    second = client()
+    second.on_message = on_message
+    t[0] = time.time()
+    second.loop_start()
+    try:
+        deadline = time.monotonic() + 120
+        while count[0] < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        second.disconnect()
+        second.loop_stop()
+    return {"received": count[0], "rate": count[0] / (t[1] - t[0]) if t[1] > t[0] else 0.0}
+
+
+def phase_drain_ingest(cfg: Config, password: str, n: int, influx: InfluxClient, ingest: ChildProcess) -> dict:
+    """D2: ingest restarted after n messages queued in its session: how fast do they become points?"""
+    ingest.stop()
+    publish_queued(cfg, password, "drain-ingest", n)
+
+    def count() -> int:
+        rows = influx.rows("SELECT count(total_l) FROM water_meter WHERE device='drain-ingest'")
+        return int(rows[0]["count"]) if rows else 0
+
+    ingest.start()  # returns once connected: the session's queue starts flowing at CONNACK
+    t0 = time.time()
+    deadline, got = time.monotonic() + 180, 0
+    while got < n and time.monotonic() < deadline:
+        got = count()
+        time.sleep(0.1)
+    return {"stored": got, "rate": got / (time.time() - t0)}
+
+
 def run(args: argparse.Namespace, state: Path) -> dict:
     config_file, metrics_port = state / "shouwang.toml", free_port()
     config_file.write_text(f'state_dir = "{state}"\n[broker]\nport = {free_port()}\n'
@@ -290,6 +358,9 @@ def run(args: argparse.Namespace, state: Path) -> dict:
         lat = phase_latency(cfg, password, args.rate, args.latency_seconds, influx, ingest.pid)
         m = ingest_metrics(metrics_port)
         batches = max(m.get("ingest_batch_points_count", 0), 1)
+        print(f"D  backlog drain: {args.messages} queued messages, bare subscriber then ingest ...", flush=True)
+        drain_base = phase_drain_baseline(cfg, password, args.messages)
+        drain_ing = phase_drain_ingest(cfg, password, args.messages, influx, ingest)
         return {
             "messages": args.messages, "cores": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
             "baseline": base, "ingest": ing, "latency": {"rate": args.rate, "seconds": args.latency_seconds, **lat},
@@ -299,6 +370,8 @@ def run(args: argparse.Namespace, state: Path) -> dict:
                                "mean_points": m.get("ingest_batch_points_sum", 0) / batches,
                                "mean_write_ms": 1000 * m.get("ingest_batch_write_seconds_sum", 0) / batches},
             "ingest_rejected": sum(v for k, v in m.items() if k.startswith("ingest_messages_rejected_total")),
+            "drain": {"baseline": drain_base, "ingest": drain_ing,
+                      "ratio": drain_ing["rate"] / drain_base["rate"] if drain_base["rate"] else 0.0},
         }
     finally:
         influx.close()
@@ -309,7 +382,9 @@ def run(args: argparse.Namespace, state: Path) -> dict:
 def report(r: dict) -> bool:
     """Print the summary; True when nothing was lost."""
     b, i, lt, bt, n = r["baseline"], r["ingest"], r["latency"], r["ingest_batches"], r["messages"]
-    ok = b["received"] == n and i["stored"] == n and lt["stored"] == lt["sent"] and not r["ingest_rejected"]
+    d = r["drain"]
+    ok = (b["received"] == n and i["stored"] == n and lt["stored"] == lt["sent"] and not r["ingest_rejected"]
+          and d["baseline"]["received"] == n and d["ingest"]["stored"] == n)
 
     goal = {True: "GOAL MET", False: "GOAL MISSED"}.get
     rows = [
@@ -325,6 +400,11 @@ def report(r: dict) -> bool:
         ("CPU during B, % of one core", " ".join(f"{k}={v}" for k, v in i["cpu_pct"].items()), ""),
         ("ingest batches written", f"{bt['count']:.0f}",
          f"mean {bt['mean_points']:.0f} points, {bt['mean_write_ms']:.1f} ms per write"),
+        ("backlog drain: bare subscriber", f"{d['baseline']['rate']:,.0f} msg/s",
+         f"received {d['baseline']['received']}/{n} queued"),
+        ("backlog drain: ingest", f"{d['ingest']['rate']:,.0f} msg/s",
+         f"stored {d['ingest']['stored']}/{n}, from its CONNACK"),
+        ("drain ratio ingest/bare", f"{d['ratio']:.2f}", "consumer ceilings, no publisher in the way"),
         ("machine", f"{r['cores']} cores", f"load average (1 min) {r['loadavg_1m']}"),
     ]
     print("\nShouwang ingest benchmark (QoS 1, paho max_inflight 20, ingest default batching)")

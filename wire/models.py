@@ -254,6 +254,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in contract JSON")
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(payload: bytes) -> Any:
     """Parse a payload as strict JSON (UTF-8, no NaN/Infinity); ContractError on failure."""
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -263,7 +266,7 @@ def parse_json(payload: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ContractError("json", f"payload is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         raise ContractError("json", f"malformed JSON: {str(exc)[:160]}") from None
 
