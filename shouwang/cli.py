@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("id", help="gateway id, e.g. gw-0001 (never a name or address)")
     add.add_argument("--rotate", action="store_true", help="replace an existing password")
     add.set_defaults(func=_cmd_broker_add_gateway)
+    from firmware_sim.cli import add_sim_commands  # `shouwang sim ...` (docs/simulator.md)
+
+    add_sim_commands(sub)
     return p
 
 
