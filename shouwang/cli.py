@@ -52,6 +52,12 @@ def _cmd_broker_add_gateway(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_agent(cfg: Config | None, args: argparse.Namespace) -> int:
+    from edge_agent.service import run_agent  # the gateway daemon has its own config file (docs/edge_agent.md)
+
+    return run_agent(args.agent_config)
+
+
 def reload_running_broker(broker_dir: Path) -> bool:
     """SIGHUP the broker started by `shouwang up` so it rereads passwords and ACL."""
     import os
@@ -82,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("id", help="gateway id, e.g. gw-0001 (never a name or address)")
     add.add_argument("--rotate", action="store_true", help="replace an existing password")
     add.set_defaults(func=_cmd_broker_add_gateway)
+    agent = sub.add_parser("agent", help="run the edge agent on a gateway")
+    agent.add_argument("--config", dest="agent_config", type=Path, required=True,
+                       help="the agent's TOML file, e.g. /etc/shouwang/agent.toml")
+    agent.set_defaults(func=_cmd_agent, own_config=True)
     from firmware_sim.cli import add_sim_commands  # `shouwang sim ...` (docs/simulator.md)
 
     add_sim_commands(sub)
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
     try:
-        cfg = load_config(args.config)
+        cfg = None if getattr(args, "own_config", False) else load_config(args.config)
         return args.func(cfg, args)
     except (ShouwangError, ContractError) as exc:
         print(f"shouwang: {exc}", file=sys.stderr)
