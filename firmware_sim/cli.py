@@ -124,6 +124,8 @@ def add_sim_commands(sub: Any) -> None:
                      help="first instant: 2025-06-01, 2025-06-01T08:00, 'today' or 'now' "
                           "(default: local midnight `days` days ago)")
     run.add_argument("--days", type=int, default=None, help="override the scenario's number of days")
+    run.add_argument("--duration", type=_duration_s, default=None,
+                     help="run only this long from the start (e.g. 3h), instead of whole days")
     run.add_argument("--labels", type=Path, default=None, help="write ground-truth labels (JSONL) here")
     run.add_argument("--out", type=Path, default=None,
                      help="write a record file (.jsonl.gz) instead of publishing (offline, as fast as possible)")

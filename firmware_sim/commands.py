@@ -156,7 +156,8 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     if days < 1:
         raise SimError("--days must be at least 1")
     start_ms = _resolve_start(args.start, comm)
-    end_ms: int | None = None if args.follow else start_ms + days * DAY_MS
+    length_ms = int(args.duration * 1000) if args.duration else days * DAY_MS
+    end_ms: int | None = None if args.follow else start_ms + length_ms
     offline = args.out is not None
     if args.follow and (offline or args.fast):
         raise SimError("--follow runs live; it cannot be combined with --fast or --out")
@@ -292,13 +293,18 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
     from firmware_sim.scenario import list_scenarios, load_scenario
 
     table = Table(title="Shipped scenarios (shouwang sim run NAME)", title_justify="left")
-    for col in ("name", "days", "households", "devices", "gateways", "incidents", "description"):
-        table.add_column(col)
+    table.add_column("name", no_wrap=True)
+    for col in ("days", "households", "devices", "gateways", "incidents"):
+        table.add_column(col, justify="right")
+    notes = []
     for path in list_scenarios():
         c = load_scenario(path)
         table.add_row(c.meta.name, str(c.meta.days), str(len(c.households)), str(sum(c.device_count().values())),
-                      str(len(c.gateways)), str(len(c.incidents)), c.meta.description)
-    Console().print(table)
+                      str(len(c.gateways)), str(len(c.incidents)))
+        notes.append(f"  {c.meta.name}: {c.meta.description}")
+    console = Console()
+    console.print(table)
+    console.print("\n".join(notes), highlight=False)
     return 0
 
 

@@ -82,7 +82,7 @@ class Simulation:
         for hh in c.households:
             if hh.meter:
                 makers.append((self._add(hh.meter.id, hh.gateway, Kind.WATER_METER), water_meter, hh,
-                               by_target.get(hh.id, [])))
+                               by_target.get(hh.id, []) + by_target.get(hh.meter.id, [])))
         for hh in c.households:
             if hh.button:
                 makers.append((self._add(hh.button.id, hh.gateway, Kind.CALL_BUTTON), call_button, hh,

@@ -230,21 +230,32 @@ def build_community(f: s.ScenarioFile, source: str, seed: int | None = None) -> 
             raise RefError(("river_gauges", i, "grid"), f"unknown grid {g.grid!r}")
         if g.guaranteed_level_m < g.warning_level_m:
             raise RefError(("river_gauges", i, "guaranteed_level_m"), "must not be below warning_level_m")
-    for i, c in enumerate(f.cameras):
-        add(c.id, "camera", c, ("cameras", i, "id"))
+    cameras = [(c, ("cameras", i)) for i, c in enumerate(f.cameras)]
+    for gi, g in enumerate(f.camera_groups):
+        for k in range(g.count):
+            try:
+                cam = s.Camera(id=f"{g.id_prefix}{g.first + k:04d}", gateway=g.gateways[k % len(g.gateways)],
+                               zones=g.zones, lines=g.lines, activity_per_hour=g.activity_per_hour,
+                               night_factor=g.night_factor, person_share=g.person_share, pulse_share=g.pulse_share,
+                               burst_prob=g.burst_prob, status_interval=g.status_interval)
+            except ValueError as exc:
+                raise RefError(("camera_groups", gi), str(exc).splitlines()[-1].strip()) from None
+            cameras.append((cam, ("camera_groups", gi)))
+    for c, cloc in cameras:
+        add(c.id, "camera", c, cloc + ("id",) if cloc[0] == "cameras" else cloc)
         if c.grid and c.grid not in grids:
-            raise RefError(("cameras", i, "grid"), f"unknown grid {c.grid!r}")
+            raise RefError(cloc + ("grid",), f"unknown grid {c.grid!r}")
         for j, line in enumerate(c.lines):
             if line not in c.zones:
-                raise RefError(("cameras", i, "lines", j), f"line {line!r} is not one of the zones {c.zones}")
+                raise RefError(cloc + ("lines", j), f"line {line!r} is not one of the zones {c.zones}")
     households = {h.id: h for h, _ in hhs}
     gateways = {b.gateway for b in buildings.values()} | {g.gateway for g in f.river_gauges} | {
-        c.gateway for c in f.cameras}
+        c.gateway for c, _ in cameras}
     for i, inc in enumerate(f.incidents):
         _check_incident(i, inc, f.scenario.days, households, devices, gateways)
     ordered = sorted(f.incidents, key=lambda x: (x.day, x.at))
     return Community(f.scenario, source, f.community, tuple(f.grids), tuple(buildings.values()),
-                     tuple(h for h, _ in hhs), tuple(f.river_gauges), tuple(f.cameras), tuple(ordered), seed,
+                     tuple(h for h, _ in hhs), tuple(f.river_gauges), tuple(c for c, _ in cameras), tuple(ordered), seed,
                      {k: v[1] for k, v in devices.items()})
 
 

@@ -217,6 +217,23 @@ class Camera(_M):
     status_interval: Duration = Field(3_600_000, ge=60_000)
 
 
+class CameraGroup(_M):
+    """[[camera_groups]]: `count` cameras cam-0001..., spread over `gateways` in turn, all alike."""
+
+    id_prefix: Prefix = "cam-"
+    first: int = Field(1, ge=0)
+    count: int = Field(ge=1, le=10_000)
+    gateways: list[Id] = Field(min_length=1)
+    zones: list[Id] = Field(min_length=1)
+    lines: list[Id] = []
+    activity_per_hour: float = Field(2.0, ge=0, le=3600)
+    night_factor: float = Field(0.2, ge=0, le=10)
+    person_share: Probability = 0.3
+    pulse_share: Probability = 0.3
+    burst_prob: Probability = 0.05
+    status_interval: str = Field("1h", description="a duration string")
+
+
 # --- incidents (scripted; each becomes a ground-truth label) ----------------------
 
 
@@ -341,4 +358,5 @@ class ScenarioFile(_M):
     household_groups: list[HouseholdGroup] = []
     river_gauges: list[RiverGauge] = []
     cameras: list[Camera] = []
+    camera_groups: list[CameraGroup] = []
     incidents: list[Incident] = []
