@@ -38,6 +38,10 @@ class AlertManager:
         self.notifier = notifier
         self.cfg = cfg
         self.sinks = list(sinks)
+        # earliest escalation we know to be due; the store is asked only then (or once a
+        # minute, for alerts another process opened), not on every tick
+        self._next_due: int | None = None
+        self._next_poll = 0
 
     # --- from rules -----------------------------------------------------------------
 
@@ -60,6 +64,9 @@ class AlertManager:
             if change is None:
                 return None
             if change.action == "opened":
+                nxt = change.alert.next_escalation_at
+                if nxt is not None and (self._next_due is None or nxt < self._next_due):
+                    self._next_due = nxt
                 log.info("alert %d opened: %s %s on %s", change.alert.id, act.severity, act.rule, act.subject)
                 self._notify(change, "opened", 0, escalation.roles_at(self.cfg, act.severity, 0))
             elif change.action == "upgraded":
@@ -92,7 +99,10 @@ class AlertManager:
 
     def tick(self, now: int) -> list[AlertChange]:
         """Escalate every open alert whose next step is due."""
-        out = []
+        out: list[AlertChange] = []
+        if now < self._next_poll and (self._next_due is None or now < self._next_due):
+            return out
+        self._next_poll = now + 60_000
         for a in self.store.due_escalations(now):
             step = a.escalation_step + 1
             roles = escalation.roles_at(self.cfg, a.severity, step)
@@ -103,6 +113,7 @@ class AlertManager:
             self._notify(change, "escalated", step, roles)
             self._emit(change)
             out.append(change)
+        self._next_due = self.store.next_escalation_at()
         return out
 
     # --- people --------------------------------------------------------------------------

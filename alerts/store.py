@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -174,6 +174,11 @@ class AlertStore:
             rows = s.scalars(select(Alert).where(and_(Alert.state == S.OPEN.value,
                                                       Alert.next_escalation_at <= now)).order_by(Alert.id))
             return [_view(a) for a in rows]
+
+    def next_escalation_at(self) -> int | None:
+        """When the next escalation of any open alert is due."""
+        with self.db.session() as s:
+            return s.scalar(select(func.min(Alert.next_escalation_at)).where(Alert.state == S.OPEN.value))
 
     def record_escalation(self, alert_id: int, step: int, next_at: int | None, now: int, note: str) -> AlertChange:
         with self.db.session() as s, s.begin():
