@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 from typing import Protocol
 
@@ -13,6 +14,9 @@ from edge_agent.config import _SerialDriver
 from edge_agent.stats import DriverStats
 
 log = logging.getLogger(__name__)
+
+#: what a vanished port raises: pyserial lets termios.error (not an OSError) through from reset_input_buffer
+PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 
 
 class Driver(Protocol):
@@ -67,7 +71,7 @@ class SerialLink:
             self.port = serial.Serial(self.s.port, self.s.baudrate, bytesize=self.s.bytesize, parity=self.s.parity,
                                       stopbits=self.s.stopbits, timeout=min(0.05, self.timeout_s),
                                       write_timeout=max(1.0, self.timeout_s), exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (*PORT_ERRORS, ValueError) as exc:
             if not self.stats.port_down:
                 log.warning("driver %s: cannot open %s (%s); retrying", self.s.id, self.s.port,
                             type(exc).__name__)

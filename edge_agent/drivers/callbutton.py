@@ -14,7 +14,7 @@ import serial
 
 from edge_agent.clock import Clock
 from edge_agent.config import CallButtonDriver
-from edge_agent.drivers.base import SerialLink
+from edge_agent.drivers.base import PORT_ERRORS, SerialLink
 from edge_agent.emit import Emitter
 from edge_agent.stats import DriverStats
 from fieldbus import FieldbusError
@@ -48,7 +48,7 @@ class ButtonReceiverDriver:
                 continue
             try:
                 chunk = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError) as exc:
+            except PORT_ERRORS as exc:
                 for item in self.decoder.flush():
                     self.stats.error(item)
                 self.link.lost(exc)

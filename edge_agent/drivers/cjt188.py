@@ -15,7 +15,7 @@ import serial
 
 from edge_agent.clock import Clock
 from edge_agent.config import Cjt188Driver, MeterEntry
-from edge_agent.drivers.base import SerialLink, idle
+from edge_agent.drivers.base import PORT_ERRORS, SerialLink, idle
 from edge_agent.emit import Emitter
 from edge_agent.stats import DriverStats
 from fieldbus import FieldbusError
@@ -64,7 +64,7 @@ class MeterBusDriver:
             self._ser = (self._ser + 1) & 0xFF
             try:
                 reading = self._exchange(port, meter, self._ser)
-            except (serial.SerialException, OSError) as exc:
+            except PORT_ERRORS as exc:
                 self.link.lost(exc)
                 return False
             if reading is not None:
