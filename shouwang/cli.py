@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     from firmware_sim.cli import add_sim_commands  # `shouwang sim ...` (docs/simulator.md)
 
     add_sim_commands(sub)
+    from alerts.commands import add_alert_commands  # `shouwang alerts|registry|evaluate` (docs/alerts.md)
+
+    add_alert_commands(sub)
     return p
 
 

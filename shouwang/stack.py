@@ -1,6 +1,7 @@
 """`shouwang up`: the whole local stack as supervised child processes.
 
-Order: Mosquitto and influxd (unless external ones are configured), then ingest.
+Order: Mosquitto and influxd (unless external ones are configured), then ingest, then
+the alerts engine.
 A child that dies is restarted with backoff; Ctrl-C or SIGTERM stops everything in
 reverse order. A lock file in the state directory keeps a second `up` out.
 """
@@ -115,6 +116,10 @@ class Stack:
         else:
             self._start(influxd_process(cfg))
         self._start(service_process(cfg, "ingest", ["ingest"], self.config_file, ready=ingest_subscribed(cfg)))
+        from alerts.service import subscribed_check  # the rules engine (docs/alerts.md)
+
+        alerts_log = cfg.state_path / "logs" / "alerts.log"
+        self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log)))
 
     def _start(self, child: ChildProcess) -> None:
         child.start()

@@ -38,7 +38,7 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
         assert str(cred_file) in banner
         assert f"mqtt://127.0.0.1:{cfg.broker.port}" in banner
         children = _children(up.pid)
-        assert len(children) == 3  # mosquitto, influxd, ingest
+        assert len(children) == 4  # mosquitto, influxd, ingest, alerts
 
         # a second `up` on the same state says so and leaves the first alone
         second = subprocess.run([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"],
@@ -61,7 +61,7 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
         # a service that dies is restarted by the supervisor
         ingest_pid = next(p for p in children if b"ingest" in Path(f"/proc/{p}/cmdline").read_bytes())
         os.kill(ingest_pid, signal.SIGKILL)
-        wait_for(lambda: len(_children(up.pid)) == 3 and ingest_pid not in _children(up.pid), timeout=30,
+        wait_for(lambda: len(_children(up.pid)) == 4 and ingest_pid not in _children(up.pid), timeout=30,
                  what="ingest restarted")
 
         up.send_signal(signal.SIGTERM)
@@ -84,7 +84,8 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
                             broker={"url": f"mqtt://127.0.0.1:{services.port}"},
                             influx={"url": services.cfg.influx.base_url, "database": "external_db"},
                             ingest={"metrics_port": free_port(), "client_id": "ingest-external",
-                                    "share_group": "external", "session_expiry_s": 10})
+                                    "share_group": "external", "session_expiry_s": 10},
+                            alerts={"client_id": "alerts-external", "session_expiry_s": 10})
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     with open(tmp_path / "up.out", "w+") as log:
         up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
@@ -92,8 +93,9 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
         try:
             wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
             children = _children(up.pid)
-            assert len(children) == 1  # only ingest
-            assert b"ingest" in Path(f"/proc/{children[0]}/cmdline").read_bytes()
+            assert len(children) == 2  # only ingest and alerts
+            assert sorted(Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")[-2] for c in children) == [
+                b"alerts", b"ingest"]
             gw = services.gateway("gw-b")
             ts = now_ms() - 1000
             topic, body = reading("gw-b", "ext-meter", ts, 1, 7.0)
@@ -129,7 +131,7 @@ def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
         try:
             wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
             children = _children(up.pid)
-            assert len(children) == 3
+            assert len(children) == 4
             up.kill()
             up.wait()
             wait_for(lambda: not [p for p in children if os.path.exists(f"/proc/{p}")], timeout=30,

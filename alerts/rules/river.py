@@ -64,6 +64,10 @@ class RiverRule(BaseRule):
         super().__init__(ctx)
         self.state: dict[str, StationState] = {}
 
+    @staticmethod
+    def new_state() -> StationState:
+        return StationState()
+
     def station_of(self, device: str) -> StationInfo | None:
         reg = self.ctx.registry()
         dev = reg.devices.get(device)

@@ -1,0 +1,230 @@
+"""What the `shouwang alerts`, `shouwang registry` and `shouwang evaluate` subcommands do."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from alerts.db import Database
+from shouwang.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    from alerts.clock import SystemClock
+
+    return SystemClock().now_ms()
+
+
+def _fmt_ms(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- registry -----------------------------------------------------------------------------
+
+
+def registry_import(cfg: Config, path: Path, *, dry_run: bool = False, strict: bool = False) -> int:
+    """Import a registry CSV; prints every rejected row; exit 1 if any was rejected."""
+    from alerts.csvio import import_file
+
+    with Database.from_config(cfg) as db:
+        report = import_file(db, path, dry_run=dry_run, strict=strict)
+    for err in report.errors:
+        print(f"{path}: {err}", file=sys.stderr)
+    print(report.summary() + (" (strict: nothing imported)" if strict and report.errors else ""))
+    return 1 if report.errors else 0
+
+
+def registry_export(cfg: Config, path: Path) -> int:
+    from alerts.csvio import export_file
+
+    with Database.from_config(cfg) as db:
+        n = export_file(db, path)
+    print(f"wrote {n} registry rows to {path}")
+    return 0
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+def alerts_run(cfg: Config) -> int:
+    """Run the rules engine service until SIGTERM/SIGINT."""
+    from alerts.service import AlertsService
+
+    svc = AlertsService(cfg)
+    signal.signal(signal.SIGTERM, lambda *_: svc.stop())
+    signal.signal(signal.SIGINT, lambda *_: svc.stop())
+    svc.run()
+    return 0
+
+
+def alerts_list(cfg: Config, args: argparse.Namespace) -> int:
+    from alerts.store import AlertStore
+    from alerts.types import ACTIVE_STATES, AlertState
+
+    with Database.from_config(cfg) as db:
+        store = AlertStore(db)
+        states = sorted(ACTIVE_STATES) if not args.all else None
+        rows = store.list(states=[AlertState(s) for s in states] if states else None, limit=args.limit)
+    if not rows:
+        print("no alerts" if args.all else "no active alerts")
+        return 0
+    print(f"{'id':>6}  {'opened':19}  {'severity':11}  {'state':12}  {'rule':17}  {'subject':16}  summary")
+    for a in rows:
+        print(f"{a.id:>6}  {_fmt_ms(a.opened_at):19}  {a.severity.value:11}  {a.state.value:12}  {a.rule.value:17}  "
+              f"{a.subject[:16]:16}  {a.summary[:80]}")
+    return 0
+
+
+def alerts_show(cfg: Config, args: argparse.Namespace) -> int:
+    from alerts.store import AlertStore
+
+    with Database.from_config(cfg) as db:
+        store = AlertStore(db)
+        a = store.get(args.id)
+        events = store.events(a.id)
+        deliveries = store.deliveries(a.id)
+    print(f"alert {a.id}: {a.severity} {a.rule} on {a.subject} (place {a.place}, grid {a.grid or '-'})")
+    print(f"  state {a.state}{' (' + a.outcome.value + ')' if a.outcome else ''}; opened {_fmt_ms(a.opened_at)}; "
+          f"merged {a.merged_count}; escalation step {a.escalation_step}")
+    print(f"  {a.summary}")
+    if a.time_to_acknowledge_s is not None:
+        print(f"  time to acknowledge {a.time_to_acknowledge_s:.0f} s")
+    if a.time_to_resolve_s is not None:
+        print(f"  time to resolve {a.time_to_resolve_s:.0f} s")
+    if a.feedback:
+        print(f"  feedback: {a.feedback} (rating {a.rating or '-'})")
+    print("  audit trail:")
+    for e in events:
+        print(f"    {_fmt_ms(e['at'])}  {e['action']:13} by {e['actor']} via {e['channel']}  {e['note'][:100]}")
+    print(f"  {len(deliveries)} notifications handed over: " +
+          ", ".join(f"{d.contact} ({d.role}, {d.event}, {d.status})" for d in deliveries[:20]))
+    return 0
+
+
+def alerts_transition(cfg: Config, args: argparse.Namespace) -> int:
+    """acknowledge | dispatch | resolve | close an alert as a person, from the command line."""
+    from alerts.manager import AlertManager
+    from alerts.notify import MemoryNotifier
+    from alerts.registry import load_snapshot
+    from alerts.sinks import InfluxAlertSink
+    from alerts.store import AlertStore
+    from shouwang.influx import InfluxClient
+
+    now = _now_ms()
+    with Database.from_config(cfg) as db, InfluxClient(cfg.influx) as influx:
+        store = AlertStore(db)
+        if args.action == "ack":
+            change = store.acknowledge(args.id, args.by, "cli", now, args.note or "")
+        elif args.action == "dispatch":
+            change = store.dispatch(args.id, args.to, args.by, "cli", now, args.note or "")
+        elif args.action == "resolve":
+            change = store.resolve(args.id, args.by, "cli", now, args.note or "")
+        else:
+            change = store.close(args.id, args.by, "cli", now, args.feedback, args.rating, args.false_alarm)
+        sinks = []
+        if cfg.alerts.write_influx:
+            sink = InfluxAlertSink(influx, lambda: True)
+            sinks.append(sink)
+        reg = load_snapshot(db)
+        AlertManager(store, lambda: reg, MemoryNotifier(), cfg.alerts, sinks).act(change)
+        for s in sinks:
+            if not s.flush(5):
+                print("warning: InfluxDB did not take the alert point (the store has the change)", file=sys.stderr)
+            s.close()
+    print(f"alert {change.alert.id} is now {change.alert.state}")
+    return 0
+
+
+def alerts_stats(cfg: Config, args: argparse.Namespace) -> int:
+    from alerts.store import AlertStore
+
+    since = _now_ms() - int(args.days * 86_400_000)
+    with Database.from_config(cfg) as db:
+        stats = AlertStore(db).stats(since=since)
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.0f}"
+
+    print(f"last {args.days:g} days")
+    print(f"{'rule':18} {'alerts':>6} {'acked':>6} {'resolved':>8} {'false':>6} {'TTA med':>8} {'TTA p95':>8} "
+          f"{'TTR med':>8} {'TTR p95':>8}   (seconds)")
+    for s in stats:
+        print(f"{s.rule:18} {s.alerts:>6} {s.acknowledged:>6} {s.resolved:>8} {s.false_alarms:>6} "
+              f"{f(s.tta_median_s):>8} {f(s.tta_p95_s):>8} {f(s.ttr_median_s):>8} {f(s.ttr_p95_s):>8}")
+    return 0
+
+
+def add_alert_commands(sub: argparse._SubParsersAction) -> None:
+    """Define `shouwang alerts ...`, `shouwang registry import|export` and `shouwang evaluate`."""
+    p = sub.add_parser("alerts", help="rules engine service (default); list and handle alerts")
+    asub = p.add_subparsers(dest="alerts_command")
+    p.set_defaults(func=alerts_dispatch)
+    asub.add_parser("run", help="run the rules engine (the default)")
+    ls = asub.add_parser("list", help="active alerts (--all: every alert)")
+    ls.add_argument("--all", action="store_true")
+    ls.add_argument("--limit", type=int, default=50)
+    show = asub.add_parser("show", help="one alert with its audit trail and notifications")
+    show.add_argument("id", type=int)
+    for name, helptext in (("ack", "acknowledge: I have it"), ("dispatch", "send a named person"),
+                           ("resolve", "handled on site"), ("close", "close with feedback and a rating")):
+        t = asub.add_parser(name, help=helptext)
+        t.add_argument("id", type=int)
+        t.add_argument("--by", required=True, help="who does it (contact or staff code)")
+        t.add_argument("--note", default="")
+        if name == "dispatch":
+            t.add_argument("--to", required=True, help="contact code of the person sent")
+        if name == "close":
+            t.add_argument("--feedback", required=True)
+            t.add_argument("--rating", type=int, choices=range(1, 6))
+            t.add_argument("--false-alarm", action="store_true")
+    st = asub.add_parser("stats", help="counts and time-to-acknowledge / time-to-resolve per rule")
+    st.add_argument("--days", type=float, default=30)
+
+    reg = sub.add_parser("registry", help="places, devices and contacts: CSV import/export")
+    rsub = reg.add_subparsers(dest="registry_command", required=True)
+    imp = rsub.add_parser("import", help="import a registry CSV (bad rows reported, good rows kept)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
+    imp.add_argument("--strict", action="store_true", help="import nothing if any row is bad")
+    imp.set_defaults(func=lambda cfg, a: registry_import(cfg, a.file, dry_run=a.dry_run, strict=a.strict))
+    exp = rsub.add_parser("export", help="write the registry as CSV (re-importable)")
+    exp.add_argument("file", type=Path)
+    exp.set_defaults(func=lambda cfg, a: registry_export(cfg, a.file))
+
+    ev = sub.add_parser("evaluate", help="run a simulator scenario through the rules at full speed and "
+                                         "score the alerts against its ground-truth labels")
+    ev.add_argument("scenario", help="scenario name (demo, typhoon, elderly-month, ...) or a scenario file")
+    ev.add_argument("--seed", type=int, default=None)
+    ev.add_argument("--days", type=float, default=None, help="evaluate only the first N days")
+    ev.add_argument("--tick-s", type=float, default=60.0, help="simulated seconds between timer runs")
+    ev.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    ev.set_defaults(func=lambda cfg, a: evaluate_cmd(cfg, a))
+
+
+def evaluate_cmd(cfg: Config, args: argparse.Namespace) -> int:
+    from alerts.evaluate import run_evaluation
+
+    return run_evaluation(cfg, args.scenario, seed=args.seed, days=args.days, tick_s=args.tick_s,
+                          json_path=args.json)
+
+
+def alerts_dispatch(cfg: Config, args: argparse.Namespace) -> int:
+    cmd = args.alerts_command or "run"
+    if cmd == "run":
+        return alerts_run(cfg)
+    if cmd == "list":
+        return alerts_list(cfg, args)
+    if cmd == "show":
+        return alerts_show(cfg, args)
+    if cmd == "stats":
+        return alerts_stats(cfg, args)
+    args.action = cmd
+    return alerts_transition(cfg, args)

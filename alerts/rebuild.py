@@ -1,0 +1,203 @@
+"""Rebuild the engine's state after a (re)start from InfluxDB (last readings) and the store (open alerts).
+
+- device last-seen and gateway presence, so silence and outages keep counting across a restart;
+- each water meter's register and the time of the household's last use, so an inactivity
+  already running is neither forgotten nor restarted;
+- recent river levels, replayed through the filter, with each station's stage taken from
+  its open alert, so a flood in progress is not raised again;
+- the learned water routine from the state file.
+Handled alerts are never raised again because every episode is remembered by the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from alerts.engine import Engine
+from alerts.rules.routine import Routine
+from alerts.types import Rule, Severity
+from shouwang.errors import InfluxRejected, InfluxUnavailable
+from shouwang.influx import InfluxClient
+
+log = logging.getLogger(__name__)
+DEVICE_MEASUREMENTS = ("water_meter", "call_button", "river_gauge", "camera", "device_status")
+BATCH = 200
+
+
+@dataclass
+class RebuildReport:
+    devices_seen: int = 0
+    meters: int = 0
+    households_last_use: int = 0
+    gauge_samples: int = 0
+    gateways_offline: int = 0
+    routine_loaded: bool = False
+
+    def __str__(self) -> str:
+        return (f"{self.devices_seen} devices last seen, {self.meters} meters, {self.households_last_use} "
+                f"households' last use, {self.gauge_samples} gauge samples, {self.gateways_offline} gateways offline, "
+                f"routine {'loaded' if self.routine_loaded else 'cold'}")
+
+
+def _ns(ms: int) -> int:
+    return ms * 1_000_000
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def rebuild(engine: Engine, influx: InfluxClient, routine_file: Path | None = None) -> RebuildReport:
+    """Restore engine state; InfluxDB being unreachable is logged and the engine starts cold."""
+    rep = RebuildReport()
+    if routine_file is not None:
+        rep.routine_loaded = load_routine(engine, routine_file)
+    now = engine.clock.now_ms()
+    lookback = int(max(engine.cfg.inactivity_hard_cap_h + 2, 26) * 3_600_000)
+    try:
+        _last_seen(engine, influx, now, lookback, rep)
+        _gateways(engine, influx, now, rep)
+        _water(engine, influx, now, lookback, rep)
+        _river(engine, influx, now, rep)
+    except (InfluxUnavailable, InfluxRejected) as exc:
+        log.error("could not rebuild state from InfluxDB (%s): starting with what the store knows", exc)
+    _open_alerts(engine)
+    log.info("state rebuilt: %s", rep)
+    return rep
+
+
+def _last_seen(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: RebuildReport) -> None:
+    frm = ",".join(f'"{m}"' for m in DEVICE_MEASUREMENTS)
+    rows = influx.rows(f"SELECT last(seq) FROM {frm} WHERE time > {_ns(now - lookback)} AND time <= {_ns(now)} "
+                       "GROUP BY device")
+    best: dict[str, int] = {}
+    for r in rows:
+        best[r["device"]] = max(best.get(r["device"], 0), int(r["time"]))
+    for dev, t in best.items():
+        engine.health.seen(dev, t)
+    rep.devices_seen = len(best)
+
+
+def _gateways(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport) -> None:
+    rows = influx.rows(f"SELECT last(online) FROM gateway_state WHERE time <= {_ns(now)} GROUP BY gateway")
+    for r in rows:
+        if r.get("last") is False:
+            engine.health.offline_since.setdefault(r["gateway"], int(r["time"]))
+            rep.gateways_offline += 1
+
+
+def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: RebuildReport) -> None:
+    water = engine.water
+    window = f"time > {_ns(now - lookback)} AND time <= {_ns(now)}"
+    last = {r["device"]: (int(r["time"]), float(r["last"]))
+            for r in influx.rows(f"SELECT last(total_l) FROM water_meter WHERE {window} GROUP BY device")
+            if r["device"] in water.meters}
+    rep.meters = len(last)
+    # the household's last use: the first reading within one step of the final register value
+    devices = sorted(last)
+    use_time: dict[str, int] = {}
+    for i in range(0, len(devices), BATCH):
+        chunk = devices[i:i + BATCH]
+        stmts = []
+        for d in chunk:
+            threshold = last[d][1] - water.step.get(d, 1.0) + 1e-6
+            stmts.append(f"SELECT first(total_l) FROM water_meter WHERE device = '{_esc(d)}' AND "
+                         f"total_l >= {threshold!r} AND {window}")
+        for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
+            if series:
+                use_time[d] = int(series[0]["values"][0][0])
+    per_household: dict[str, int] = defaultdict(int)
+    for d, (ts, total) in last.items():
+        m = water.meters[d]
+        m.last_total, m.last_ts, m.base_total = total, ts, total
+        # the last reading itself is within one step, so a time is always found; a register
+        # that never moved in the look-back gives its first reading there (the gap is at least that)
+        per_household[m.place] = max(per_household[m.place], use_time.get(d, ts))
+    for hh, ts in per_household.items():
+        water.restore_last_use(hh, ts)
+    rep.households_last_use = len(per_household)
+
+
+def _multi(influx: InfluxClient, q: str) -> list[list[dict]]:
+    """Run several statements at once; the series of each, in order."""
+    resp = influx._request("POST", "/query", data={"q": q, "db": influx.cfg.database, "epoch": "ms"})
+    out = []
+    for res in resp.json().get("results", []):
+        if "error" in res:
+            raise InfluxRejected(f"InfluxQL error: {res['error']}", resp.status_code, res["error"])
+        out.append(res.get("series", []))
+    return out
+
+
+def _river(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport) -> None:
+    river = engine.river
+    reg = engine.registry()
+    for a in engine.store.active(Rule.RIVER_LEVEL):
+        st = river.state.setdefault(a.subject, type(river).new_state())
+        st.stage = 2 if a.severity is Severity.CRITICAL else 1
+        st.episode = a.episode
+    for a in engine.store.active(Rule.RIVER_RISE):
+        st = river.state.setdefault(a.subject, type(river).new_state())
+        st.rising, st.rise_episode = True, a.episode
+    for a in engine.store.active(Rule.RIVER_SENSOR):
+        river.state.setdefault(a.subject, type(river).new_state()).stuck = True
+    horizon = int(max(engine.cfg.river_rate_window_min, engine.cfg.river_clear_hold_min) * 60_000 * 2)
+    rows = influx.rows(f"SELECT level_m FROM river_gauge WHERE time > {_ns(now - horizon)} AND time <= {_ns(now)} "
+                       "GROUP BY device")
+    actions = []
+    for r in sorted(rows, key=lambda r: r["time"]):
+        dev = reg.devices.get(r["device"])
+        st = reg.stations.get(dev.place) if dev else None
+        if st is not None and r.get("level_m") is not None:
+            actions += river.sample(st, int(r["time"]), float(r["level_m"]))
+            rep.gauge_samples += 1
+    engine.manager.apply(actions, now)
+
+
+def _open_alerts(engine: Engine) -> None:
+    water = engine.water
+    for a in engine.store.active(Rule.WATER_INACTIVITY):
+        i = water.hindex.get(a.subject)
+        since = a.details.get("since")
+        if i is not None and since is not None and int(since) == int(water.last_use[i]):
+            water.alerted[i] = int(since)
+    for a in engine.store.active(Rule.DEVICE_SILENT):
+        i = engine.health.index.get(a.subject)
+        if i is not None:
+            engine.health.silent[i] = True
+    for a in engine.store.active(Rule.BATTERY_LOW):
+        engine.health.battery_low.setdefault(a.subject, a.opened_at)
+    for a in engine.store.active(Rule.GATEWAY_OFFLINE):
+        engine.health.offline_alerted.add(a.subject)
+    for a in engine.store.active(Rule.WATER_FLOW):
+        for m in engine.water.meters.values():
+            if m.place == a.subject:
+                m.flow_alerted = True
+
+
+def save_routine(engine: Engine, path: Path) -> None:
+    """Persist the learned water routine (atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    engine.water.routine.save(str(tmp), engine.water.codes)
+    tmp.replace(path)
+
+
+def load_routine(engine: Engine, path: Path) -> bool:
+    """Load a saved routine, matching households by code; False if there is none."""
+    import numpy as np
+
+    if not path.exists():
+        return False
+    try:
+        routine, codes = Routine.load(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("routine file %s unreadable (%s); learning from scratch", path, exc)
+        return False
+    pos = {c: i for i, c in enumerate(codes)}
+    order = np.array([pos.get(c, -1) for c in engine.water.codes], dtype=np.int64)
+    engine.water.routine = routine.take(order)
+    return True
