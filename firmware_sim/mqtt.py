@@ -260,6 +260,9 @@ class MqttTransport:
         if ctl.online:
             link.go_up(self._monotonic())
         else:
+            # what was sent before the outage arrived before it: collect those acks first, or they
+            # would be resent after the outage (QoS 1 duplicates that the schedule did not ask for)
+            self.pump(self._monotonic() + 5.0, until=lambda: not link.outstanding)
             log.info("gateway %s: uplink down (outage)", ctl.gateway)
             link.go_down()
 
