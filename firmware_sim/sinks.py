@@ -35,7 +35,7 @@ class Sink(Protocol):
 class MqttSink:
     """Publishes to a broker through an MqttTransport."""
 
-    def __init__(self, transport: MqttTransport, ack_timeout: float = 60.0) -> None:
+    def __init__(self, transport: MqttTransport, ack_timeout: float = 10.0) -> None:
         self.transport = transport
         self.ack_timeout = ack_timeout
 

@@ -164,6 +164,15 @@ class AlertsConfig(_Section):
         description="per severity: steps of (after_min, roles); stops once acknowledged")
 
 
+class SimConfig(_Section):
+    """Simulated devices that `shouwang up` runs (firmware_sim, docs/simulator.md)."""
+
+    enabled: bool = Field(True, description="run a scenario's simulated devices under `shouwang up`")
+    scenario: str = Field("demo", description="shipped scenario name (`shouwang sim list`) or path to a .toml")
+    speed: float = Field(60.0, gt=0, le=1_000_000, description="simulated seconds per wall second while the "
+                                                               "scenario's days catch up with now; then real time")
+
+
 class Config(_Section):
     """Whole Shouwang configuration."""
 
@@ -173,6 +182,7 @@ class Config(_Section):
     influx: InfluxConfig = InfluxConfig()
     ingest: IngestConfig = IngestConfig()
     alerts: AlertsConfig = AlertsConfig()
+    sim: SimConfig = SimConfig()
 
     @property
     def state_path(self) -> Path:

@@ -1,7 +1,7 @@
 """`shouwang up`: the whole local stack as supervised child processes.
 
 Order: Mosquitto and influxd (unless external ones are configured), then ingest, then
-the alerts engine.
+the alerts engine, then the simulated devices of the configured scenario (demo by default).
 A child that dies is restarted with backoff; Ctrl-C or SIGTERM stops everything in
 reverse order. A lock file in the state directory keeps a second `up` out.
 """
@@ -103,7 +103,7 @@ class Stack:
             log.info("using external broker %s", cfg.broker.url)
         else:
             broker = mosquitto_process(cfg)  # writes config, ACL and password file
-            for gw in DEMO_GATEWAYS:
+            for gw in sorted({*DEMO_GATEWAYS, *self.sim_gateways()}):
                 self.creds[gw], _ = add_gateway(cfg.state_path / "broker", gw)
             self._start(broker)
             (cfg.state_path / "broker" / "mosquitto.pid").write_text(str(broker.pid))
@@ -120,6 +120,29 @@ class Stack:
 
         alerts_log = cfg.state_path / "logs" / "alerts.log"
         self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log)))
+        if self.sim_runs():
+            self._start(service_process(cfg, "sim", ["sim", "run", cfg.sim.scenario, "--speed", f"{cfg.sim.speed:g}",
+                                                     "--follow", "--no-progress"], self.config_file))
+
+    def sim_gateways(self) -> tuple[str, ...]:
+        """Gateways of the configured scenario (checked now, so a bad scenario stops `up` with its line)."""
+        if not self.cfg.sim.enabled:
+            return ()
+        from firmware_sim.scenario import load_scenario
+
+        return load_scenario(self.cfg.sim.scenario).gateways
+
+    def sim_runs(self) -> bool:
+        """The simulator runs when enabled and every gateway it publishes as has credentials here."""
+        from broker_config import gateway_credentials_path
+
+        gateways = self.sim_gateways()
+        missing = [gw for gw in gateways if not gateway_credentials_path(self.cfg.state_path / "broker", gw).exists()]
+        if gateways and missing:
+            log.warning("simulated devices not started: no credentials for gateway(s) %s for the external broker "
+                        "(put username/password in %s/<id>.toml)", ", ".join(missing),
+                        self.cfg.state_path / "broker" / "gateways")
+        return bool(gateways) and not missing
 
     def _start(self, child: ChildProcess) -> None:
         child.start()
@@ -137,6 +160,9 @@ class Stack:
             lines.append(f"  ingest        metrics at http://{self.cfg.ingest.metrics_host}:{self.cfg.ingest.metrics_port}/metrics")
         for gw, path in self.creds.items():
             lines.append(f"  gateway {gw}  credentials in {path}")
+        if any(c.name == "sim" for c in self.children):
+            lines.append(f"  simulator     scenario {self.cfg.sim.scenario} at {self.cfg.sim.speed:g}x until it "
+                         "reaches now, then live (sim.enabled = false turns it off)")
         logs = [self.cfg.state_path / "logs"]
         logs += [] if self.cfg.broker.url else [self.cfg.state_path / "broker" / "mosquitto.log"]
         logs += [] if self.cfg.influx.url else [self.cfg.state_path / "influxdb" / "influxd.log"]

@@ -38,7 +38,7 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
         assert str(cred_file) in banner
         assert f"mqtt://127.0.0.1:{cfg.broker.port}" in banner
         children = _children(up.pid)
-        assert len(children) == 4  # mosquitto, influxd, ingest, alerts
+        assert len(children) == 5  # mosquitto, influxd, ingest, alerts, sim (the demo scenario's devices)
 
         # a second `up` on the same state says so and leaves the first alone
         second = subprocess.run([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"],
@@ -56,12 +56,15 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
         with InfluxClient(cfg.influx) as influx:
             rows = wait_for(lambda: influx.rows("SELECT total_l FROM water_meter WHERE device = 'meter-1'"),
                             timeout=30, what="the demo reading")
-        assert rows == [{"time": ts, "total_l": 42.0}]
+            assert rows == [{"time": ts, "total_l": 42.0}]
+            # the demo scenario's simulated devices publish as the demo gateways
+            wait_for(lambda: influx.rows("SELECT count(total_l) FROM water_meter WHERE device = 'wm-0001'"),
+                     timeout=30, what="simulated demo readings")
 
         # a service that dies is restarted by the supervisor
         ingest_pid = next(p for p in children if b"ingest" in Path(f"/proc/{p}/cmdline").read_bytes())
         os.kill(ingest_pid, signal.SIGKILL)
-        wait_for(lambda: len(_children(up.pid)) == 4 and ingest_pid not in _children(up.pid), timeout=30,
+        wait_for(lambda: len(_children(up.pid)) == 5 and ingest_pid not in _children(up.pid), timeout=30,
                  what="ingest restarted")
 
         up.send_signal(signal.SIGTERM)
@@ -131,7 +134,7 @@ def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
         try:
             wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
             children = _children(up.pid)
-            assert len(children) == 4
+            assert len(children) == 5  # mosquitto, influxd, ingest, alerts, sim
             up.kill()
             up.wait()
             wait_for(lambda: not [p for p in children if os.path.exists(f"/proc/{p}")], timeout=30,
