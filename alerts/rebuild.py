@@ -96,7 +96,8 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
             for r in influx.rows(f"SELECT last(total_l) FROM water_meter WHERE {window} GROUP BY device")
             if r["device"] in water.meters}
     rep.meters = len(last)
-    # the household's last use: the first reading within one step of the final register value
+    # the household's last use, dated as the live rule dates it: at the last reading before the
+    # register came within one step of its final value
     devices = sorted(last)
     use_time: dict[str, int] = {}
     for i in range(0, len(devices), BATCH):
@@ -104,18 +105,19 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
         stmts = []
         for d in chunk:
             threshold = last[d][1] - water.step.get(d, 1.0) + 1e-6
-            stmts.append(f"SELECT first(total_l) FROM water_meter WHERE device = '{_esc(d)}' AND "
-                         f"total_l >= {threshold!r} AND {window}")
+            stmts.append(f"SELECT last(total_l) FROM water_meter WHERE device = '{_esc(d)}' AND "
+                         f"total_l < {threshold!r} AND {window}")
         for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
             if series:
                 use_time[d] = int(series[0]["values"][0][0])
+    first_seen = {r["device"]: int(r["time"]) for r in
+                  influx.rows(f"SELECT first(total_l) FROM water_meter WHERE {window} GROUP BY device")}
     per_household: dict[str, int] = defaultdict(int)
     for d, (ts, total) in last.items():
         m = water.meters[d]
         m.last_total, m.last_ts, m.base_total = total, ts, total
-        # the last reading itself is within one step, so a time is always found; a register
-        # that never moved in the look-back gives its first reading there (the gap is at least that)
-        per_household[m.place] = max(per_household[m.place], use_time.get(d, ts))
+        # a register that never moved in the look-back: its first reading there (the gap is at least that)
+        per_household[m.place] = max(per_household[m.place], use_time.get(d, first_seen.get(d, ts)))
     for hh, ts in per_household.items():
         water.restore_last_use(hh, ts)
     rep.households_last_use = len(per_household)

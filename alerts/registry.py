@@ -126,6 +126,7 @@ class RegistrySnapshot:
     devices: Mapping[str, DeviceInfo] = field(default_factory=dict)
     contacts: Mapping[str, tuple[ContactInfo, ...]] = field(default_factory=dict)  # by place code
     grids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # community code -> its grid codes
+    zones_by_site: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # parent code -> zone codes
 
     def ancestors(self, code: str) -> list[NodeInfo]:
         """The node and its ancestors, nearest first."""
@@ -167,6 +168,22 @@ class RegistrySnapshot:
         unique: dict[str, ContactInfo] = {c.code: c for c in out}
         return list(unique.values())
 
+    def zone_for(self, camera: str, name: str | None) -> str | None:
+        """The registry zone a camera trigger is in: the zone code it names, a zone of that name on the
+        camera's site (cameras know zones by their local names), else the zone the camera is bound to."""
+        dev = self.devices.get(camera)
+        if name and name in self.zones:
+            return name
+        if dev is None:
+            return None
+        if name:
+            home = self.nodes.get(dev.place)
+            site = home.parent if home is not None else None
+            for code in self.zones_by_site.get(site or "", ()):
+                if self.nodes[code].name == name:
+                    return code
+        return dev.place if dev.place in self.zones else None
+
     def devices_on(self, gateway: str) -> list[DeviceInfo]:
         return [d for d in self.devices.values() if d.gateway == gateway]
 
@@ -184,6 +201,16 @@ def bump_revision(session: Session) -> int:
         session.add(row)
     row.value = str(int(row.value) + 1)
     return int(row.value)
+
+
+def set_away(db: Database, household: str, until: dt.date | None) -> None:
+    """Switch a household's away mode on (until a date, inclusive) or off; bumps the revision."""
+    with db.session() as s, s.begin():
+        node = s.scalar(select(Node).where(Node.code == household, Node.level == Level.HOUSEHOLD.value))
+        if node is None or node.household is None:
+            raise KeyError(f"no household {household!r}")
+        node.household.away_until = until.isoformat() if until else None
+        bump_revision(s)
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -215,8 +242,12 @@ def load_snapshot(db: Database) -> RegistrySnapshot:
             contacts[place].append(ContactInfo(c.code, place, Role(c.role), c.name, _split(c.channels), c.language,
                                                parse_hhmm_range(c.quiet_hours)))
     grids: dict[str, list[str]] = defaultdict(list)
+    sites: dict[str, list[str]] = defaultdict(list)
     for n in nodes.values():
         if n.level is Level.GRID and n.parent:
             grids[n.parent].append(n.code)
+        if n.level is Level.ZONE and n.parent:
+            sites[n.parent].append(n.code)
     return RegistrySnapshot(revision, nodes, households, stations, zones, devices,
-                            {k: tuple(v) for k, v in contacts.items()}, {k: tuple(v) for k, v in grids.items()})
+                            {k: tuple(v) for k, v in contacts.items()}, {k: tuple(v) for k, v in grids.items()},
+                            {k: tuple(v) for k, v in sites.items()})

@@ -150,10 +150,13 @@ class AlertsConfig(_Section):
     river_spike_m: float = Field(0.30, gt=0, description="a jump larger than this needs a second sample to agree")
     river_rate_window_min: float = Field(60.0, gt=0, description="window of the robust rate-of-rise fit")
     river_forecast_lead_min: float = Field(120.0, ge=0, description="warn when a line is forecast this soon")
-    river_stuck_h: float = Field(3.0, gt=0, description="an unchanged level this long -> stuck-sensor alert")
+    river_stuck_min: float = Field(25.0, gt=0, description="an unchanged level this long ...")
+    river_stuck_samples: int = Field(5, ge=2, description="... over at least this many readings -> stuck sensor")
     camera_cooldown_s: int = Field(600, ge=0, description="repeat triggers of one (camera, zone, type) within "
                                                           "this are duplicates")
     camera_confirm_s: int = Field(120, ge=0, description="a second zone or camera within this confirms")
+    camera_min_score: float = Field(0.7, ge=0, le=1, description="analytics triggers scored below this are "
+                                                                 "ignored (shadows, animals, rain)")
     escalation: dict[Literal["critical", "major", "warning", "maintenance"], list[EscalationStep]] = Field(
         default_factory=lambda: {
             "critical": _ladder((0, ["grid_worker", "family"]), (5, ["community_duty"]), (15, ["street_duty"])),

@@ -20,6 +20,7 @@ class CameraRule(BaseRule):
         self.recent: dict[str, deque[tuple[int, str, str, str]]] = {}  # site -> (ts, camera, zone, episode)
         self.duplicates = 0
         self.out_of_schedule = 0
+        self.low_score = 0
 
     def on_message(self, msg: Message, now: int) -> list[Action]:
         if msg.kind is not Kind.CAMERA or msg.channel is not Channel.EVENT:
@@ -28,7 +29,7 @@ class CameraRule(BaseRule):
         dev = reg.devices.get(msg.device)
         typ, state = msg.data["type"], msg.data["state"]
         ev_zone = msg.data.get("zone")
-        zone = ev_zone if ev_zone in reg.zones else (dev.place if dev else "")
+        zone = reg.zone_for(msg.device, ev_zone) or (dev.place if dev else "")
         if typ == "tamper":
             if state == "end":
                 return [Clear(Rule.CAMERA_TAMPER, msg.device, "tamper ended", now)]
@@ -42,6 +43,10 @@ class CameraRule(BaseRule):
                         (ev_zone or "")[:40])
             return []
         if typ not in zinfo.types:
+            return []
+        score = msg.data.get("score")
+        if score is not None and score < self.cfg.camera_min_score:
+            self.low_score += 1
             return []
         if not in_daily_range(self.ctx.minute_of_day(msg.ts), zinfo.schedule):
             self.out_of_schedule += 1

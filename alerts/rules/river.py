@@ -42,6 +42,7 @@ class StationState:
     rise_quiet_since: int | None = None
     last_raw: float | None = None
     unchanged_since: int | None = None
+    unchanged_count: int = 0
     stuck: bool = False
     spikes: int = 0
 
@@ -116,37 +117,47 @@ class RiverRule(BaseRule):
 
     def _stuck(self, st: StationInfo, s: StationState, ts: int, level: float) -> list[Action]:
         if s.last_raw is None or abs(level - s.last_raw) > 0.0005:
-            s.last_raw, s.unchanged_since = level, ts
+            s.last_raw, s.unchanged_since, s.unchanged_count = level, ts, 1
             if s.stuck:
                 s.stuck = False
                 return [Clear(Rule.RIVER_SENSOR, st.code, "gauge reading changes again", ts)]
             return []
-        if not s.stuck and s.unchanged_since is not None and ts - s.unchanged_since >= self.cfg.river_stuck_h * 3_600_000:
+        s.unchanged_count += 1
+        # a real river never repeats a reading to the millimetre for long; a frozen radar does
+        if not s.stuck and s.unchanged_since is not None and s.unchanged_count >= self.cfg.river_stuck_samples \
+                and ts - s.unchanged_since >= self.cfg.river_stuck_min * 60_000:
             s.stuck = True
             return [Raise(Rule.RIVER_SENSOR, st.code, Severity.MAINTENANCE, st.code, f"stuck-{s.unchanged_since}",
-                          f"gauge at {st.code} stuck at {level:.2f} m for {self.cfg.river_stuck_h:g} h",
+                          f"gauge at {st.code} stuck at {level:.3f} m for {(ts - s.unchanged_since) / 60_000:.0f} min",
                           {"level_m": level}, ts)]
         return []
 
-    def rate(self, s: StationState, now: int) -> float | None:
-        """Robust rate of rise (m/h) over the window; None without enough samples."""
+    def fit(self, s: StationState, now: int) -> tuple[float, float] | None:
+        """Robust (Theil-Sen) rate of rise in m/h and the fitted level now; None without enough samples."""
         since = now - int(self.cfg.river_rate_window_min * 60_000)
         pts = [(t, v) for t, v in s.samples if t >= since]
         if len(pts) < 4 or pts[-1][0] - pts[0][0] < self.cfg.river_rate_window_min * 60_000 / 3:
             return None
         arr = np.asarray(pts, dtype=np.float64)
-        return theil_sen(arr[:, 0], arr[:, 1])
+        slope = theil_sen(arr[:, 0], arr[:, 1])
+        level_now = float(np.median(arr[:, 1] - slope * (arr[:, 0] - now) / 3_600_000))
+        return slope, level_now
 
     def _evaluate(self, st: StationInfo, s: StationState, ts: int, level: float) -> list[Action]:
         out: list[Action] = []
         lines = (st.warning_m, st.guaranteed_m)
-        rate = self.rate(s, ts)
+        fit = self.fit(s, ts)
+        rate = fit[0] if fit else None
+        # the fitted level sees through noise: a rising river is staged when the fit crosses the
+        # line (or two readings in a row do), not a reading late because noise dipped it
+        fitted = fit[1] if fit else level
+        prev = s.samples[-2][1] if len(s.samples) >= 2 else level
         target = next((ln for ln in lines if level < ln), None)
         eta_min = (target - level) / rate * 60 if target is not None and rate and rate > 0 else None
         details = {"level_m": round(level, 3), "rate_m_per_h": None if rate is None else round(rate, 3),
                    "forecast_min": None if eta_min is None else round(eta_min, 1),
                    "warning_m": st.warning_m, "guaranteed_m": st.guaranteed_m}
-        stage_now = sum(level >= ln for ln in lines)
+        stage_now = sum(fitted >= ln or (level >= ln and prev >= ln) for ln in lines)
         if stage_now > s.stage:
             if s.stage == 0:
                 s.episode = f"flood-{ts}"

@@ -125,19 +125,23 @@ class WaterRule(BaseRule):
             m.base_total = total
         elif total - m.base_total >= step:
             m.base_total = total
-            out += self._used(m, ts)
+            # the use happened after the previous reading: date it there (an interval early at worst,
+            # never late), unless readings had a gap
+            interval = self.interval.get(device, self.cfg.default_interval_s * 1000)
+            used_at = m.last_ts if m.last_total is not None and ts - m.last_ts <= 2 * interval else ts
+            out += self._used(m, used_at, ts)
         out += self._flow(device, m, ts, total, flow_lpm)
         m.last_total, m.last_ts = total, ts
         return out
 
-    def _used(self, m: MeterState, ts: int) -> list[Action]:
+    def _used(self, m: MeterState, used_at: int, now: int) -> list[Action]:
         h = m.household
-        if h < 0 or ts <= self.last_use[h]:
+        if h < 0 or used_at <= self.last_use[h]:
             return []
         was_alerted = self.alerted[h] == self.last_use[h]
-        self.last_use[h] = ts
+        self.last_use[h] = used_at
         if was_alerted:
-            return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water used again", ts)]
+            return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water used again", now)]
         return []
 
     def _flow(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None) -> list[Action]:

@@ -65,17 +65,19 @@ def test_flood_rise_warning_stages_hysteresis_and_spikes(sqlite_db: Database) ->
 
 def test_sustained_step_is_accepted_after_confirmation(sqlite_db: Database) -> None:
     rig = Rig(sqlite_db)
-    for _ in range(6):
-        level_at(rig, 3.0)
+    for i in range(6):
+        level_at(rig, 3.0 + 0.002 * (i % 2))
     assert level_at(rig, 3.8) == []  # suspect
     changes = level_at(rig, 3.82)  # confirmed: a real step (e.g. upstream release)
     assert [c.alert.rule for c in changes if c.action == "opened"] == [Rule.RIVER_LEVEL]
 
 
 def test_stuck_gauge_is_maintenance(sqlite_db: Database) -> None:
-    rig = Rig(sqlite_db, river_stuck_h=3)
-    for _ in range(3 * 12 + 1):
+    rig = Rig(sqlite_db, river_stuck_min=25, river_stuck_samples=5)
+    for _ in range(5):  # 20 min unchanged: not yet
         level_at(rig, 2.5)
+    assert rig.alerts(Rule.RIVER_SENSOR) == []
+    level_at(rig, 2.5)
     [a] = rig.alerts(Rule.RIVER_SENSOR)
     assert a.severity is Severity.MAINTENANCE and a.subject == "rs-01"
     level_at(rig, 2.51)
