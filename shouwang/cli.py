@@ -101,7 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _agent_main(argv: list[str]) -> int:
+    """`shouwang agent ...` without building the other subcommands (their imports would cost a gateway ~20 MB)."""
+    p = argparse.ArgumentParser(prog="shouwang agent", description="run the edge agent on a gateway")
+    p.add_argument("--config", dest="agent_config", type=Path, required=True,
+                   help="the agent's TOML file, e.g. /etc/shouwang/agent.toml")
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return _cmd_agent(None, args)
+    except ShouwangError as exc:
+        print(f"shouwang: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["agent"]:
+        return _agent_main(given[1:])
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
     try:
