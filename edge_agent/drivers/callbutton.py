@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import serial
 
 from edge_agent.clock import Clock
 from edge_agent.config import CallButtonDriver

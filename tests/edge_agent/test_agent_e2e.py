@@ -150,9 +150,13 @@ def test_agent_sigkilled_while_draining_loses_nothing(services: Services, ingest
     mqtt = agent_mqtt | {"drain_rate": 2000.0}
     agent = start_agent(agents, tmp_path, mqtt=mqtt, drivers=[])
     wait_for(lambda: len(seqs(services, "water_meter", dev)) > 500, 20, what="draining started")
+    killed_ms = int(time.time() * 1000)
     agent.kill()                                           # SIGKILL mid-drain
     partial = len(seqs(services, "water_meter", dev))
     assert partial < n, "drain finished before the kill; the test proves nothing"
+    wait_for(lambda: services.influx.rows("SELECT online FROM gateway_state WHERE gateway = 'gw-a' AND "
+                                          f"online = false AND time >= {killed_ms}ms"), 20,
+             what="the last will {online: false} in InfluxDB")
     start_agent(agents, tmp_path, "agent2", mqtt=agent_mqtt, drivers=[])
     wait_for(lambda: seqs(services, "water_meter", dev) == list(range(1, n + 1)), 60,
              what=f"all {n} readings after the restart")
@@ -196,3 +200,35 @@ def test_outbox_full_sheds_readings_keeps_events_and_counts(services: Services, 
     finally:
         bus.stop()
         rx.stop()
+
+
+def test_live_events_overtake_the_backlog(services: Services, agents, tmp_path: Path, uid: str, agent_mqtt: dict,
+                                          local_broker: int) -> None:
+    dev, cam = f"wm-{uid}", f"cam-{uid}"
+    n = 4000
+    box = Outbox(tmp_path / "state" / "outbox.db", SystemClock(), max_messages=10**6, max_bytes=10**9,
+                 max_age_ms=10**9)
+    emitter = Emitter("gw-a", box, SystemClock())
+    t0 = int(time.time() * 1000) - n
+    for i in range(n):
+        emitter.emit(dev, Kind.WATER_METER, Channel.READING, {"total_l": float(i)}, ts_ms=t0 + i)
+    box.close()
+    watcher = services.service_peer()
+    cam_peer = MqttPeer(local_broker, None, None).start()
+    try:
+        watcher.client.subscribe(f"sw/v1/gw-a/{dev}/reading", qos=1)
+        watcher.client.subscribe(f"sw/v1/gw-a/{cam}/event", qos=1)
+        time.sleep(0.3)
+        start_agent(agents, tmp_path, mqtt=agent_mqtt | {"drain_rate": 1000.0}, drivers=[
+            {"driver": "local_mqtt", "id": f"cams-{uid}", "url": f"mqtt://127.0.0.1:{local_broker}",
+             "devices": {"gate": {"device": cam, "kind": "camera"}}}])
+        wait_for(lambda: len(watcher.messages) > 300, 20, what="backlog draining")
+        cam_peer.publish("local/gate/event", json.dumps({"type": "person", "state": "start"}))
+        wait_for(lambda: len({m.payload for m in watcher.messages}) >= n + 1, 30, what="backlog and event delivered")
+        topics = [m.topic for m in watcher.messages]
+        at = topics.index(f"sw/v1/gw-a/{cam}/event")
+        behind = sum(1 for t in topics[at:] if t.endswith("/reading"))
+        assert behind > 1500, f"the event waited behind the backlog ({behind} readings after it)"
+    finally:
+        cam_peer.stop()
+        watcher.stop()
