@@ -57,6 +57,7 @@ class Simulation:
         self.devices: list[SimDevice] = []
         self.outages: list[Outage] = []
         self._streams: list[Iterator[Emit]] = []
+        self._used = False
         self._build()
 
     def _add(self, dev_id: str, gateway: str, kind: Kind) -> DeviceContext:
@@ -112,7 +113,10 @@ class Simulation:
         return tuple(sorted({d.gateway for d in self.devices}))
 
     def emissions(self) -> Iterator[Emit]:
-        """All devices' emissions merged in (ts, device order, seq) order. Single use."""
+        """All devices' emissions merged in (ts, device order, seq) order. A Simulation streams once."""
+        if self._used:
+            raise RuntimeError("this Simulation has already been streamed; make a new one for another pass")
+        self._used = True
         return heapq.merge(*self._streams)
 
     def messages(self) -> Iterator[Message]:
