@@ -147,13 +147,14 @@ class GatewayLink:
     def try_reconnect(self, now: float) -> None:
         if now < self.retry_at:
             return
-        self.retry_at = now + self.backoff
+        wait = self.backoff
+        self.retry_at = now + wait
         self.backoff = min(self.backoff * 2, 30.0)
         try:
             self.client.reconnect()
             self.stats.reconnects += 1
         except OSError as exc:
-            log.warning("gateway %s: reconnect failed (%s); retrying in %.0f s", self.gateway, exc, self.backoff)
+            log.warning("gateway %s: reconnect failed (%s); retrying in %.0f s", self.gateway, exc, wait)
 
     def go_down(self) -> None:
         """Drop the uplink so that the broker publishes our last will."""

@@ -10,12 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+from broker_config import add_gateway
 from firmware_sim.generate import Simulation
 from firmware_sim.mqtt import BrokerTarget, MqttTransport
 from firmware_sim.recordfile import Record, RecordReader
 from firmware_sim.scenario import load_scenario
 from firmware_sim.stream import Outgoing
 from firmware_sim.timeparse import HOUR_MS
+from shouwang.config import load_config
+from shouwang.procs import free_port
+from shouwang.services import mosquitto_process
+from tests.conftest import write_config
 from tests.firmware_sim.conftest import DEMO_DAY, SimBroker, run_cli
 from tests.helpers import wait_for
 from wire import decode
@@ -148,3 +153,33 @@ def test_missing_credentials_are_named(sim_broker: SimBroker, tmp_path: Path) ->
     out = run_cli(sim_broker.config_file, "sim", "run", "typhoon", "--fast", "--start", START, "--duration", "1h")
     assert out.returncode == 2
     assert "river-gw-1" in out.stderr and "add-gateway" in out.stderr
+
+
+def test_a_broker_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    config_file = write_config(tmp_path / "c.toml", state, broker={"port": free_port()}, ingest={"metrics_port": 0})
+    cfg = load_config(config_file, env={})
+    broker = mosquitto_process(cfg)
+    for gw in ("demo-gw-1", "demo-gw-2"):
+        add_gateway(cfg.state_path / "broker", gw)
+    broker.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
+    run = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(config_file), "sim", "run", "demo",
+                            "--speed", "6000", "--start", START, "--duration", "8h", "--no-progress",
+                            "--summary-json", str(tmp_path / "s.json")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        time.sleep(2.0)
+        broker.stop()  # a restart of the broker, as `shouwang up` would do after a crash
+        time.sleep(1.5)
+        broker.start()
+        output = run.communicate(timeout=60)[0]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        broker.stop()
+    assert run.returncode == 0, output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["messages"] == len(_expected(hours=8))
+    assert summary["delivery"]["acked"] == summary["messages"] and summary["delivery"]["reconnects"] >= 1
