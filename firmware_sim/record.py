@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -17,7 +16,6 @@ from firmware_sim.errors import TransportError
 from firmware_sim.mqtt import BrokerTarget
 from firmware_sim.recordfile import Record, RecordWriter
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ future timestamps accepts all of them).
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from firmware_sim.stream import Outgoing
 from wire.errors import ContractError
 from wire.topics import DeviceTopic, parse_topic
 
-log = logging.getLogger(__name__)
 _KIND_RE = re.compile(rb'"kind":\s*"([a-z_]+)"')
 
 
