@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from edge_agent.clock import Clock
+from edge_agent.errors import OutboxError
 from edge_agent.outbox import Outbox, Priority
 from edge_agent.stats import DriverStats
 from wire import ContractError, Message, encode
@@ -36,6 +37,11 @@ class Emitter:
 
         try:
             self.outbox.put(device, _PRIO[ch], build)
+        except OutboxError as exc:  # disk full or broken: the message cannot be kept; say so loudly
+            log.error("outbox cannot store %s/%s from %s: %s", kind, ch.value, device, exc)
+            if stats is not None:
+                stats.error(exc, "errors")
+            return False
         except (ContractError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, ContractError) else str(exc)
             # ids and field names only: payload values are not logged

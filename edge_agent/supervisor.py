@@ -26,7 +26,7 @@ class Slot:
     stop: threading.Event = field(default_factory=threading.Event)
     backoff: float = 0.0
     restart_at: float = 0.0
-    failures: int = 0
+    started_at: float = 0.0
 
 
 class Supervisor:
@@ -48,7 +48,7 @@ class Supervisor:
         driver.stats.restarts = slot.stats.restarts
         slot.driver, slot.stats = driver, driver.stats
         slot.stop = threading.Event()
-        driver.stats.heartbeat = self.clock.monotonic()
+        slot.started_at = driver.stats.heartbeat = self.clock.monotonic()
         driver.stats.alive = True
         slot.thread = threading.Thread(target=self._run, args=(slot, driver, slot.stop), name=f"driver-{slot.id}",
                                        daemon=True)
@@ -74,6 +74,8 @@ class Supervisor:
             if slot.thread is None or slot.thread.is_alive() or slot.stop.is_set():
                 continue
             if slot.restart_at == 0.0:
+                if now - slot.started_at > self.backoff_max_s:
+                    slot.backoff = 0.0  # it had been running fine for a while: start the backoff afresh
                 slot.backoff = min(self.backoff_max_s, max(self.backoff_s, slot.backoff * 2))
                 slot.restart_at = now + slot.backoff
                 log.warning("driver %s stopped; restarting in %.1f s", slot.id, slot.backoff)

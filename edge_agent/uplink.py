@@ -27,6 +27,7 @@ from paho.mqtt.properties import Properties
 
 from edge_agent.clock import Clock
 from edge_agent.config import AgentConfig
+from edge_agent.errors import OutboxError
 from edge_agent.outbox import Outbox, Priority, Row
 from wire.models import encode_state
 from wire.topics import state_topic
@@ -55,6 +56,7 @@ class Uplink:
         self._after_event = 0
         self._after_other = 0
         self._event_waiting = False
+        self._more = True           # the outbox may hold rows not yet handed to paho
         self._tokens = 0.0
         self._last_refill = clock.monotonic()
         self._birth_mid: int | None = None
@@ -107,6 +109,7 @@ class Uplink:
             self._cond.notify_all()
 
     def _appended(self, prio: int) -> None:
+        self._more = True
         if prio == Priority.EVENT:
             with self._cond:
                 self._event_waiting = True
@@ -123,8 +126,13 @@ class Uplink:
         self.client.loop_start()
         try:
             while not stop.is_set():
-                self._settle_acks()
-                sent = self._fill() if self.connected.is_set() else 0
+                try:
+                    self._settle_acks()
+                    sent = self._fill() if self.connected.is_set() else 0
+                except OutboxError as exc:  # disk full or I/O error: keep the session, try again shortly
+                    log.error("outbox: %s; retrying in 1 s", exc)
+                    stop.wait(1.0)
+                    continue
                 with self._cond:
                     if not self._acks and not self._event_waiting:
                         # a reading appended meanwhile is picked up within this wait
@@ -151,7 +159,7 @@ class Uplink:
 
     def _fill(self) -> int:
         room = self.m.window - len(self._inflight)
-        if room <= 0:
+        if room <= 0 or not self._more:
             return 0
         now = self.clock.monotonic()
         self._tokens = min(self._tokens + (now - self._last_refill) * self.m.drain_rate,
@@ -160,7 +168,10 @@ class Uplink:
         with self._cond:
             self._event_waiting = False
         others = min(room, int(self._tokens))
+        self._more = False  # set again by an append from here on
         events, rest = self.outbox.fetch(self._after_event, self._after_other, room, others)
+        if len(events) == room or len(rest) == others:
+            self._more = True  # a fetch limit was reached: there may be more
         n = 0
         for row in events:
             self._publish(row)

@@ -107,7 +107,7 @@ def test_broker_down_for_a_while_loses_nothing_and_keeps_order(services: Service
     bus = MeterBus(PtyPort(tmp_path / "meters"), [M1], litres).start()
     try:
         agent = start_agent(agents, tmp_path, mqtt=agent_mqtt, drivers=[
-            {"driver": "cjt188", "id": "meters", "port": str(bus.path), "poll_s": 0.1, "timeout_s": 0.3,
+            {"driver": "cjt188", "id": "meters", "port": str(bus.path), "poll_s": 0.1, "timeout_s": 0.5,
              "meters": [{"device": dev, "address": M1}]}])
         wait_for(lambda: len(seqs(services, "water_meter", dev)) >= 5, 20, what="readings before the outage")
         services.broker.stop()
@@ -123,12 +123,24 @@ def test_broker_down_for_a_while_loses_nothing_and_keeps_order(services: Service
         db.close()
         assert polled > 60
         start_agent(agents, tmp_path, "agent2", mqtt=agent_mqtt, drivers=[])   # sends what was still unacked
-        got = wait_for(lambda: (s := seqs(services, "water_meter", dev)) == list(range(1, polled + 1)) and s, 30,
-                       what=f"all {polled} readings in InfluxDB, no gap")
+
+        def delivered() -> list[int]:   # a status (e.g. a meter slow under load) also takes a seq of the device
+            return sorted(seqs(services, "water_meter", dev) + seqs(services, "device_status", dev))
+
+        try:
+            wait_for(lambda: delivered() == list(range(1, polled + 1)), 30,
+                     what=f"all {polled} messages in InfluxDB, no gap")
+        except AssertionError:
+            missing = sorted(set(range(1, polled + 1)) - set(delivered()))
+            raise AssertionError(f"messages missing from InfluxDB: {missing}") from None
+        got = seqs(services, "water_meter", dev)
+        assert len(got) > 60
+        wait_for(lambda: {json.loads(m.payload)["seq"] for m in watcher.messages} >= set(got), 10,
+                 what="every reading at the watching subscriber")
         arrival = [json.loads(m.payload)["seq"] for m in watcher.messages]
         first_seen = list(dict.fromkeys(arrival))               # redeliveries removed, first arrival kept
         assert first_seen == sorted(first_seen), "readings arrived out of order"
-        assert first_seen[-1] == got[-1] and set(first_seen) == set(got)
+        assert first_seen == got
     finally:
         bus.stop()
         watcher.stop()
