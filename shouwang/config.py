@@ -22,7 +22,7 @@ from shouwang.errors import ConfigError
 ENV_PREFIX = "SHOUWANG_"
 ENV_CONFIG_FILE = "SHOUWANG_CONFIG"
 #: development secrets: usable on a laptop, refused in production mode
-DEV_SECRETS = frozenset({"dev-service-password", "dev-influx-password", ""})
+DEV_SECRETS = frozenset({"dev-service-password", "dev-influx-password", "dev-secret-key-change-me", ""})
 
 
 class _Section(BaseModel):
@@ -198,6 +198,65 @@ class DashboardsConfig(_Section):
         return v
 
 
+class ApiConfig(_Section):
+    """Web API and staff console (`shouwang api`, docs/console.md)."""
+
+    host: str = Field("127.0.0.1", description="listen address (loopback in development)")
+    port: int = Field(18088, ge=1, le=65535, description="HTTP port of the API and console")
+    public_url: str = Field("", description="base URL people reach the console at (used in acknowledgement links); "
+                                            "empty = http://host:port")
+    secret_key: SecretStr = Field(SecretStr("dev-secret-key-change-me"),
+                                  description="signs acknowledgement links (HMAC); refused at default in prod mode")
+    session_ttl_h: float = Field(12.0, gt=0, le=24 * 30, description="a login lasts this long")
+    login_max_failures: int = Field(5, ge=1, description="failed logins per user and address ...")
+    login_window_s: int = Field(300, ge=1, description="... within this window before further tries get 429")
+    demo_accounts: bool = Field(True, description="`shouwang up` in dev mode creates demo users for the demo "
+                                                  "registry (never in prod mode)")
+    demo_password: SecretStr = Field(SecretStr("shouwang-demo"), description="password of the demo users")
+    follow_mqtt: bool = Field(True, description="follow sw/alerts/v1/event so the live stream carries the engine's "
+                                                "changes; off = only changes made through this API")
+    client_id: str = Field("shouwang-api-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        if v and urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+class NotifyConfig(_Section):
+    """Push delivery of notifications through Apprise (alerts/notify/, docs/console.md)."""
+
+    enabled: bool = Field(True, description="deliver through each contact's Apprise URLs; off = only record "
+                                            "what would be sent")
+    max_attempts: int = Field(5, ge=1, le=50, description="tries per channel before a delivery counts as failed")
+    retry_base_s: float = Field(2.0, gt=0, description="first retry after this; doubles each time ...")
+    retry_max_s: float = Field(300.0, gt=0, description="... up to this")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="network timeout of one channel attempt")
+    workers: int = Field(4, ge=1, le=64, description="channel sends in parallel (a slow bot never delays others)")
+    ack_link_ttl_h: float = Field(24.0, gt=0, le=24 * 14, description="acknowledgement links expire after this")
+    digest_max_items: int = Field(30, ge=1, description="at most this many alerts listed in one digest")
+    relay: dict[Literal["wecombot", "dingtalk", "feishu"], str] = Field(
+        default_factory=dict, description="bot API URL template per scheme for an outbound relay, e.g. "
+                                          "http://relay.local/cgi-bin/webhook/send?key={key} for wecombot "
+                                          "({token} for dingtalk/feishu)")
+
+    @field_validator("relay")
+    @classmethod
+    def _relay(cls, v: dict[str, str]) -> dict[str, str]:
+        for scheme, url in v.items():
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"{scheme}: must start with http:// or https://")
+            if ("{key}" if scheme == "wecombot" else "{token}") not in url:
+                raise ValueError(f"{scheme}: must contain {'{key}' if scheme == 'wecombot' else '{token}'}")
+        return v
+
+
 class Config(_Section):
     """Whole Shouwang configuration."""
 
@@ -209,6 +268,8 @@ class Config(_Section):
     alerts: AlertsConfig = AlertsConfig()
     sim: SimConfig = SimConfig()
     dashboards: DashboardsConfig = DashboardsConfig()
+    api: ApiConfig = ApiConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     @property
     def state_path(self) -> Path:
@@ -224,6 +285,10 @@ class Config(_Section):
         pw = self.influx.password.get_secret_value()
         if self.influx.username and pw in DEV_SECRETS:
             raise ConfigError("influx.password: empty or development default refused in prod mode")
+        key = self.api.secret_key.get_secret_value()
+        if key in DEV_SECRETS or len(key) < 32:
+            raise ConfigError("api.secret_key: development default or shorter than 32 characters refused in prod "
+                              "mode; set SHOUWANG_API__SECRET_KEY (e.g. from `openssl rand -hex 32`)")
 
 
 def _set_path(data: dict[str, Any], dotted: list[str], value: str, var: str) -> None:

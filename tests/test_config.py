@@ -60,8 +60,14 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 def test_prod_refuses_default_secrets() -> None:
     with pytest.raises(ConfigError, match="broker.service_password"):
         load_config(env={"SHOUWANG_MODE": "prod"})
-    cfg = load_config(env={"SHOUWANG_MODE": "prod", "SHOUWANG_BROKER__SERVICE_PASSWORD": "s3cret-long-one"})
+    with pytest.raises(ConfigError, match="api.secret_key"):
+        load_config(env={"SHOUWANG_MODE": "prod", "SHOUWANG_BROKER__SERVICE_PASSWORD": "s3cret-long-one"})
+    with pytest.raises(ConfigError, match="api.secret_key"):
+        load_config(env={"SHOUWANG_MODE": "prod", "SHOUWANG_BROKER__SERVICE_PASSWORD": "s3cret-long-one",
+                         "SHOUWANG_API__SECRET_KEY": "too-short"})
+    cfg = load_config(env={"SHOUWANG_MODE": "prod", "SHOUWANG_BROKER__SERVICE_PASSWORD": "s3cret-long-one",
+                           "SHOUWANG_API__SECRET_KEY": "k" * 40})
     assert cfg.mode == "prod"
     with pytest.raises(ConfigError, match="influx.password"):
         load_config(env={"SHOUWANG_MODE": "prod", "SHOUWANG_BROKER__SERVICE_PASSWORD": "s3cret-long-one",
-                         "SHOUWANG_INFLUX__USERNAME": "admin"})
+                         "SHOUWANG_INFLUX__USERNAME": "admin", "SHOUWANG_API__SECRET_KEY": "k" * 40})
