@@ -119,11 +119,17 @@ def write_json(dashboards: DashboardSet, out_dir: Path) -> list[Path]:
     for folder in dashboards.folders:
         d = out_dir / folder.uid
         d.mkdir(parents=True, exist_ok=True)
+        mine = set()
         for b in dashboards.in_folder(folder):
             path = d / b.filename
             path.write_text(json.dumps(b.model, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                             encoding="utf-8")
             written.append(path)
+            mine.add(path.name)
+        for old in sorted(d.glob("*.json")):
+            if old.name not in mine:  # a dashboard no longer built (station removed ...): file provisioning drops it
+                log.info("removing %s: no longer built", old)
+                old.unlink()
     return written
 
 

@@ -32,7 +32,7 @@ class BuildContext:
 
     @classmethod
     def from_config(cls, cfg: Config) -> BuildContext:
-        """Acknowledge targets are the first escalation step of each severity: unacknowledged that long, it escalates."""
+        """Acknowledge targets: each severity's first escalation step (unacknowledged that long, it escalates)."""
         ack = {}
         for sev in SEVERITIES:
             steps = [s.after_min for s in cfg.alerts.escalation.get(sev, []) if s.after_min > 0]

@@ -223,8 +223,8 @@ def lowest_battery(where: str) -> str:
 
 def offline_list(where: str) -> str:
     """Devices and gateways that are offline now: active gateway-offline / device-silent alerts' latest states."""
-    return (f'SELECT "id", "subject", "rule", "state" FROM "{ALERT}" WHERE "rule" =~ /^(gateway_offline|device_silent)$/ '
-            f"AND {where} AND $timeFilter")
+    return (f'SELECT "id", "subject", "rule", "state" FROM "{ALERT}" '
+            f'WHERE "rule" =~ /^(gateway_offline|device_silent)$/ AND {where} AND $timeFilter')
 
 
 def offline_gateways(where: str) -> str:

@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alerts.commands import add_alert_commands  # `shouwang alerts|registry|evaluate` (docs/alerts.md)
 
     add_alert_commands(sub)
+    from dashboards.commands import add_dashboard_commands  # `shouwang dashboards ...` (docs/dashboards.md)
+
+    add_dashboard_commands(sub)
     return p
 
 
