@@ -1,0 +1,133 @@
+"""Signed, expiring, one-time acknowledgement links (HMAC-SHA256).
+
+A token names the alert, the contact it was sent to, an expiry and a random nonce:
+    base64url("{alert}.{contact}.{expires_s}.{nonce}") "." base64url(HMAC(secret, payload)[:16])
+Anyone holding the link can acknowledge that alert as that contact until it expires, once:
+the nonce is stored when used. Opening the link (GET) only shows a page; acknowledging is a
+POST from that page, so chat apps that prefetch links cannot acknowledge by accident.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+
+from alerts.db import Database
+from alerts.lifecycle import AlertChange, AlertNotFound, LifecycleError
+from alerts.notify.tables import AckUse
+from alerts.registry import RegistrySnapshot
+from alerts.store import AlertStore
+from shouwang.errors import ShouwangError
+
+log = logging.getLogger(__name__)
+ACK_CHANNEL = "ack_link"
+
+
+class AckLinkError(ShouwangError):
+    """A link that is malformed, forged or expired (reason says which)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AckResult(StrEnum):
+    ACKNOWLEDGED = "acknowledged"
+    ALREADY_USED = "already_used"
+    ALREADY_HANDLED = "already_handled"
+    NOT_RESPONSIBLE = "not_responsible"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class AckClaim:
+    alert_id: int
+    contact: str
+    expires_at: int  # ms
+    nonce: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class AckLinks:
+    """Makes and checks acknowledgement links with one secret key."""
+
+    def __init__(self, secret: str, base_url: str, ttl_ms: int) -> None:
+        if not secret:
+            raise ValueError("an empty secret cannot sign links")
+        self._key = hashlib.sha256(b"shouwang-ack-link\0" + secret.encode()).digest()
+        self.base_url = base_url.rstrip("/")
+        self.ttl_ms = ttl_ms
+
+    def _sig(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+
+    def token(self, alert_id: int, contact: str, now: int) -> str:
+        expires_s = (now + self.ttl_ms) // 1000
+        payload = f"{int(alert_id)}.{contact}.{expires_s}.{secrets.token_hex(8)}".encode()
+        return f"{_b64(payload)}.{_b64(self._sig(payload))}"
+
+    def url(self, alert_id: int, contact: str, now: int) -> str:
+        return f"{self.base_url}/ack/{self.token(alert_id, contact, now)}"
+
+    def verify(self, token: str, now: int) -> AckClaim:
+        """The claim of a genuine, unexpired token; AckLinkError otherwise."""
+        try:
+            p64, s64 = token.split(".")
+            payload, sig = _unb64(p64), _unb64(s64)
+            alert, contact, expires_s, nonce = payload.decode().split(".")
+            claim = AckClaim(int(alert), contact, int(expires_s) * 1000, nonce)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise AckLinkError("malformed") from None
+        if not hmac.compare_digest(sig, self._sig(payload)):
+            raise AckLinkError("bad signature")
+        if now >= claim.expires_at:
+            raise AckLinkError("expired")
+        return claim
+
+
+def redeem(db: Database, claim: AckClaim, registry: RegistrySnapshot, now: int) -> tuple[AckResult, AlertChange | None]:
+    """Use a verified link once: acknowledge the alert as the contact it was sent to."""
+    store = AlertStore(db)
+    try:
+        alert = store.get(claim.alert_id)
+    except AlertNotFound:
+        return AckResult.NOT_FOUND, None
+    contact = next((c for cs in registry.contacts.values() for c in cs if c.code == claim.contact), None)
+    # the contact must still be one the alert goes to (removed or moved contacts lose their links)
+    if contact is None or contact.code not in {c.code for c in registry.audience(alert.place, [contact.role])}:
+        result = AckResult.NOT_RESPONSIBLE
+    else:
+        result = AckResult.ACKNOWLEDGED
+    try:
+        with db.session() as s, s.begin():
+            s.add(AckUse(nonce=claim.nonce, alert_id=claim.alert_id, contact=claim.contact[:64], at=now,
+                         result=result.value))
+    except IntegrityError:
+        return AckResult.ALREADY_USED, None
+    if result is not AckResult.ACKNOWLEDGED:
+        return result, None
+    try:
+        change = store.acknowledge(claim.alert_id, claim.contact, ACK_CHANNEL, now, "acknowledged by link")
+    except LifecycleError:
+        with db.session() as s, s.begin():
+            use = s.get(AckUse, claim.nonce)
+            if use is not None:
+                use.result = AckResult.ALREADY_HANDLED.value
+        return AckResult.ALREADY_HANDLED, None
+    log.info("alert %d acknowledged by link as contact %s", claim.alert_id, claim.contact)
+    return AckResult.ACKNOWLEDGED, change

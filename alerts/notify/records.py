@@ -1,0 +1,112 @@
+"""The stored record of deliveries and their attempts: the answer to "was the family told?"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from alerts.db import Database
+from alerts.notify.tables import DeliveryAttempt
+from alerts.store import DeliveryRecord
+from alerts.tables import Alert, AlertEvent, Delivery
+
+#: delivery statuses
+QUEUED, SENT, PARTIAL, FAILED = "queued", "sent", "partial", "failed"
+HELD, DIGESTED = "held", "digested"  # quiet hours: waiting for, then sent in, a digest
+NO_CHANNEL, REFUSED, RECORDED = "no_channel", "refused", "recorded"
+PENDING = (QUEUED, HELD)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    at: int
+    channel: int
+    scheme: str
+    ok: bool
+    error: str
+    duration_ms: int
+    digest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    id: int
+    alert_id: int
+    at: int
+    contact: str
+    status: str
+    language: str
+    title: str
+    body: str
+    event: str
+
+
+def create_deliveries(db: Database, alert_id: int, at: int, records: Sequence[DeliveryRecord]) -> list[int]:
+    """Store one delivery per recipient (and the audit line); returns their ids in order."""
+    rows = [Delivery(alert_id=alert_id, at=at, event=r.event, step=r.step, contact=r.contact, role=r.role,
+                     channels=r.channels, language=r.language, status=r.status, title=r.title[:300], body=r.body)
+            for r in records]
+    with db.session() as s, s.begin():
+        s.add_all(rows)
+        a = s.get(Alert, alert_id)
+        if a is not None:
+            counts: dict[str, int] = {}
+            for r in records:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            s.add(AlertEvent(alert_id=alert_id, at=at, action="notified", actor="engine", channel="notifier",
+                             from_state=a.state, to_state=a.state,
+                             note=f"{len(rows)} contacts ({', '.join(sorted({r.role for r in records}))}): "
+                                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+        s.flush()
+        return [r.id for r in rows]
+
+
+def record_attempts(db: Database, delivery_ids: Iterable[int], attempts: Sequence[Attempt],
+                    status: str | None) -> None:
+    """Store attempts (for each delivery given) and optionally its new status, in one transaction."""
+    with db.session() as s, s.begin():
+        for did in delivery_ids:
+            for a in attempts:
+                s.add(DeliveryAttempt(delivery_id=did, at=a.at, channel=a.channel, scheme=a.scheme, ok=a.ok,
+                                      error=a.error, duration_ms=a.duration_ms, digest=a.digest))
+            if status is not None:
+                d = s.get(Delivery, did)
+                if d is not None:
+                    d.status = status
+
+
+def channel_history(db: Database, delivery_id: int) -> dict[int, tuple[int, bool]]:
+    """Per channel index: (attempts so far, delivered)."""
+    out: dict[int, tuple[int, bool]] = {}
+    with db.session() as s:
+        for a in s.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)):
+            n, ok = out.get(a.channel, (0, False))
+            out[a.channel] = (n + 1, ok or a.ok)
+    return out
+
+
+def pending(db: Database, statuses: Sequence[str] = PENDING) -> list[PendingDelivery]:
+    """Deliveries still to send (after a restart) or held for a digest."""
+    with db.session() as s:
+        q = select(Delivery).where(Delivery.status.in_(list(statuses))).order_by(Delivery.id)
+        return [PendingDelivery(d.id, d.alert_id, d.at, d.contact, d.status, d.language, d.title, d.body, d.event)
+                for d in s.scalars(q)]
+
+
+def delivery_report(db: Database, alert_id: int) -> list[dict[str, Any]]:
+    """Every delivery of an alert with its attempts, oldest first."""
+    with db.session() as s:
+        deliveries = list(s.scalars(select(Delivery).where(Delivery.alert_id == alert_id).order_by(Delivery.id)))
+        ids = [d.id for d in deliveries]
+        attempts: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        if ids:
+            for a in s.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids))
+                               .order_by(DeliveryAttempt.id)):
+                attempts[a.delivery_id].append({"at": a.at, "channel": a.channel, "scheme": a.scheme, "ok": a.ok,
+                                                "error": a.error, "duration_ms": a.duration_ms, "digest": a.digest})
+        return [{"id": d.id, "at": d.at, "event": d.event, "step": d.step, "contact": d.contact, "role": d.role,
+                 "channels": d.channels, "language": d.language, "status": d.status, "title": d.title,
+                 "attempts": attempts[d.id]} for d in deliveries]
