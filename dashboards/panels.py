@@ -127,7 +127,7 @@ def grid_table(ds: DataSourceRef, title: str, queries: Sequence[Q], *, w: int = 
                transformations: Sequence[DataTransformerConfig] = (), mappings: dict[str, str] | None = None,
                unit: str | None = None) -> table.Panel:
     """A table panel; `mappings` shows codes for ids (meter id -> household code)."""
-    p = table.Panel().title(title).span(w).height(h).filterable(True)
+    p = table.Panel().title(title).span(w).height(h).filterable(True).show_header(True)
     if description:
         p.description(description)
     if unit:

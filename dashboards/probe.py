@@ -160,3 +160,22 @@ def combinations(model: Mapping[str, Any]) -> Iterator[dict[str, Option]]:
     names = sorted(opts)
     for combo in itertools.product(*(opts[n] for n in names)):
         yield dict(zip(names, combo, strict=True))
+
+
+def run_any(influx: InfluxClient, dash: BuiltDashboard, start_ms: int, end_ms: int,
+            max_combinations: int = 500) -> list[QueryResult]:
+    """Like run() with the saved variable values, but a query that comes back empty is tried with the other
+    options too: a per-household panel is empty only if it is empty for every household."""
+    results = run(influx, dash, start_ms, end_ms, defaults(dash.model))
+    missing = {(r.panel, r.ref_id) for r in results if r.error is None and not r.ok}
+    if not missing or not dash.model.get("templating", {}).get("list"):
+        return results
+    found: dict[tuple[str, str], QueryResult] = {}
+    for combo in itertools.islice(combinations(dash.model), max_combinations):
+        for r in run(influx, dash, start_ms, end_ms, combo):
+            key = (r.panel, r.ref_id)
+            if key in missing and r.ok:
+                found.setdefault(key, r)
+        if len(found) == len(missing):
+            break
+    return [found.get((r.panel, r.ref_id), r) for r in results]

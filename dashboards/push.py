@@ -3,10 +3,10 @@
 Sequence (Grafana's documented legacy HTTP API, served by Grafana 9-12):
   1. data source   GET /api/datasources/uid/:uid -> 404: POST /api/datasources (with secrets)
                    -> differs: PUT /api/datasources/uid/:uid (without secrets: Grafana keeps them)
-  2. search        GET /api/search?type=dash-db&tag=shouwang: which of ours exist, and stale ones
-  3. folders       GET /api/folders/:uid -> 404: POST /api/folders; other title: PUT /api/folders/:uid
-  4. dashboards    existing: GET /api/dashboards/uid/:uid, compared without id/version and with its folder
-                   -> differs or new: POST /api/dashboards/db (folderUid; id and version of the stored one)
+  2. folders       GET /api/folders/:uid -> 404: POST /api/folders; other title: PUT /api/folders/:uid
+  3. dashboards    GET /api/dashboards/uid/:uid, compared without id/version and with its folder
+                   -> 404 or differs: POST /api/dashboards/db (folderUid; id and version of the stored one)
+  4. search        GET /api/search?type=dash-db&tag=shouwang: ours in our folders that are no longer built
 Nothing is ever deleted: dashboards of ours that are no longer built are reported as stale.
 """
 
@@ -124,14 +124,13 @@ class Pusher:
         report = PushReport(self.url)
         if datasource is not None:
             report.changes.append(self._datasource(datasource))
-        existing = self._search()
         for folder in dashboards.folders:
             report.changes.append(self._folder(folder))
         for d in dashboards.dashboards:
-            report.changes.append(self._dashboard(d, d.uid in existing))
+            report.changes.append(self._dashboard(d))
         built = {d.uid for d in dashboards.dashboards}
         ours = {f.uid for f in dashboards.folders}
-        for uid, hit in sorted(existing.items()):
+        for uid, hit in sorted(self._search().items()):
             if uid not in built and hit.get("folderUid") in ours:
                 report.changes.append(Change("dashboard", uid, hit.get("title", ""), Action.STALE,
                                              "no longer built; delete it in Grafana if it is not wanted"))
@@ -175,24 +174,23 @@ class Pusher:
               lambda: f.update_folder(folder.uid, title=folder.title, version=have.get("version")))
         return Change("folder", folder.uid, folder.title, Action.UPDATED, f"was {have.get('title')!r}")
 
-    def _dashboard(self, d: BuiltDashboard, exists: bool) -> Change:
+    def _dashboard(self, d: BuiltDashboard) -> Change:
         body: dict[str, Any] = {"dashboard": {**d.model, "id": None}, "folderUid": d.folder.uid,
                                 "message": self.message, "overwrite": False}
         action = Action.CREATED
         detail = ""
-        if exists:
-            have = _get_or_none(f"dashboard {d.uid}", lambda: self.api.dashboard.get_dashboard(d.uid))
-            if have is not None:
-                stored = have.get("dashboard", {})
-                folder = have.get("meta", {}).get("folderUid", "")
-                same = _strip(stored) == _strip(d.model)
-                if same and folder == d.folder.uid:
-                    return Change("dashboard", d.uid, d.title, Action.UNCHANGED)
-                body["dashboard"] = {**d.model, "id": stored.get("id"), "version": stored.get("version")}
-                action = Action.UPDATED
-                detail = "content" if not same else f"moved from folder {folder or 'General'!r}"
-                if not same and folder != d.folder.uid:
-                    detail += f", moved from folder {folder or 'General'!r}"
+        have = _get_or_none(f"dashboard {d.uid}", lambda: self.api.dashboard.get_dashboard(d.uid))
+        if have is not None:
+            stored = have.get("dashboard", {})
+            folder = have.get("meta", {}).get("folderUid", "")
+            same = _strip(stored) == _strip(d.model)
+            if same and folder == d.folder.uid:
+                return Change("dashboard", d.uid, d.title, Action.UNCHANGED)
+            # the stored id and version: Grafana refuses (412) if someone saves it between our read and write
+            body["dashboard"] = {**d.model, "id": stored.get("id"), "version": stored.get("version")}
+            action = Action.UPDATED
+            moved = f"moved from folder {folder or 'General'!r}" if folder != d.folder.uid else ""
+            detail = ", ".join(x for x in ("content" if not same else "", moved) if x)
         _call(f"save dashboard {d.uid}", lambda: self.api.dashboard.update_dashboard(body))
         log.info("dashboard %s %s", d.uid, action)
         return Change("dashboard", d.uid, d.title, action, detail)
