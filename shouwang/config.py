@@ -142,7 +142,8 @@ class AlertsConfig(_Section):
     inactivity_hard_cap_h: float = Field(16.0, gt=0, description="no water use this long alarms regardless "
                                                                  "of sleep hours or learned routine")
     routine_min_days: int = Field(7, ge=1, description="days of history before a learned routine is trusted")
-    routine_sigma: float = Field(4.0, gt=0, description="learned threshold = mean + sigma x std + margin")
+    routine_factor: float = Field(1.25, ge=1, description="learned threshold = factor x the longest recent gap "
+                                                          "at that time of day + margin")
     routine_margin_min: float = Field(60.0, ge=0)
     routine_floor_h: float = Field(4.0, gt=0, description="a learned threshold is never below this")
     river_hysteresis_m: float = Field(0.10, ge=0, description="a stage clears only below its line minus this")
@@ -232,8 +233,9 @@ class ApiConfig(_Section):
 class NotifyConfig(_Section):
     """Push delivery of notifications through Apprise (alerts/notify/, docs/console.md)."""
 
-    enabled: bool = Field(True, description="deliver through each contact's Apprise URLs; off = only record "
-                                            "what would be sent")
+    enabled: bool | None = Field(None, description="deliver through each contact's Apprise URLs; false = only "
+                                                   "record what would be sent; unset = deliver in prod mode, record "
+                                                   "only in dev mode (a laptop never pushes to real bots)")
     max_attempts: int = Field(5, ge=1, le=50, description="tries per channel before a delivery counts as failed")
     retry_base_s: float = Field(2.0, gt=0, description="first retry after this; doubles each time ...")
     retry_max_s: float = Field(300.0, gt=0, description="... up to this")
