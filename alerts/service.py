@@ -89,7 +89,11 @@ class AlertsService:
             sinks.append(self.influx_sink)
         if self.acfg.publish_mqtt:
             sinks.append(MqttAlertSink(self._publish))
-        self.engine = Engine(self.acfg, self.db, self.clock, sinks=sinks)
+        from alerts.notify.dispatch import ChannelNotifier  # push delivery through Apprise (docs/console.md)
+
+        self.notifier = ChannelNotifier(self.db, cfg, self.clock)
+        self.engine = Engine(self.acfg, self.db, self.clock, notifier=self.notifier, sinks=sinks)
+        self.notifier.bind_registry(self.engine.registry)
         self.routine_file = cfg.state_path / "alerts" / "routine.npz"
         self._epoch = 0
 
@@ -227,6 +231,7 @@ class AlertsService:
             self.influx_sink.flush(5)
             self.influx_sink.close()
         self.influx.close()
+        self.notifier.close()
         self.db.close()
 
     def stop(self) -> None:
