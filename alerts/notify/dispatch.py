@@ -75,6 +75,7 @@ class ChannelNotifier:
         self.ncfg = cfg.notify
         self.clock = clock or SystemClock()
         self.tz = ZoneInfo(cfg.alerts.timezone)
+        self.deliver = self.ncfg.enabled if self.ncfg.enabled is not None else cfg.mode == "prod"
         self.base_url = cfg.api.base_url
         self.links = AckLinks(cfg.api.secret_key.get_secret_value(), self.base_url,
                               int(self.ncfg.ack_link_ttl_h * 3_600_000))
@@ -137,7 +138,7 @@ class ChannelNotifier:
                           n.alert.place)
             elif not c.channels:
                 status = NO_CHANNEL
-            elif not self.ncfg.enabled:
+            elif not self.deliver:
                 status = RECORDED
             elif not critical and quiet_now(c, minute):
                 status = HELD

@@ -48,7 +48,7 @@ def make_config(state: Path, http_port: int, **sections: Any) -> Config:
              "dingtalk": f"http://127.0.0.1:{http_port}/robot/send?access_token={{token}}",
              "feishu": f"http://127.0.0.1:{http_port}/open-apis/bot/v2/hook/{{token}}/"}
     data: dict[str, Any] = {"state_dir": str(state),
-                            "notify": {"retry_base_s": 0.05, "retry_max_s": 0.2, "max_attempts": 3, "timeout_s": 3,
+                            "notify": {"enabled": True, "retry_base_s": 0.05, "retry_max_s": 0.2, "max_attempts": 3, "timeout_s": 3,
                                        "relay": relay},
                             "api": {"public_url": "http://console.test", "secret_key": "k" * 40}}
     for k, v in sections.items():
