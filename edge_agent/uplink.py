@@ -60,6 +60,7 @@ class Uplink:
         self._tokens = 0.0
         self._last_refill = clock.monotonic()
         self._birth_mid: int | None = None
+        self._closing = False
         self.client = self._make_client()
         outbox.listeners.append(self._appended)
 
@@ -98,7 +99,7 @@ class Uplink:
             self._cond.notify_all()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._closing:
             log.warning("disconnected from the broker (%s); %d messages wait for PUBACK", reason_code,
                         len(self._inflight))
         self.connected.clear()
@@ -194,6 +195,7 @@ class Uplink:
 
     def close(self, timeout: float = 3.0) -> None:
         """Say we go offline (retained), wait briefly for the last PUBACKs, disconnect."""
+        self._closing = True
         if self.connected.is_set():
             info = self.client.publish(state_topic(self.cfg.gateway), encode_state(False, ts=self.clock.time_ms()),
                                        qos=1, retain=True)

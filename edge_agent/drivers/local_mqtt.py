@@ -64,7 +64,7 @@ class LocalInputDriver:
             self.handle(msg.topic, msg.payload)
         except Exception as exc:  # a bug in mapping must not kill paho's thread: counted, logged, surfaced
             self.stats.error(exc)
-            log.exception("driver %s: internal error on %s", self.id, msg.topic[:120])
+            log.exception("driver %s: internal error handling a local message", self.id)
 
     def handle(self, topic: str, payload: bytes) -> bool:
         """Map one local message onto the contract and queue it; False (counted) if it cannot be."""
@@ -73,7 +73,8 @@ class LocalInputDriver:
         channel = _CHANNELS.get(rest[-1])
         if local is None or channel is None:
             self.stats.error("UnmappedTopic", "bad_values")
-            log.warning("driver %s: no device mapped for %s", self.id, topic[:120])
+            # the topic is not logged: an unmapped local name is not a contract id and might be anything
+            log.warning("driver %s: message on an unmapped local topic (counted)", self.id)
             return False
         body = self._parse(payload)
         if body is None:
