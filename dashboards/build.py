@@ -24,6 +24,7 @@ from dashboards.boards import alerts, devices, ingest, river, water
 from dashboards.context import BuildContext
 from dashboards.scope import Community, communities, safe_uid
 from dashboards.validate import check
+from shouwang.config import Config
 
 log = logging.getLogger(__name__)
 SYSTEM_FOLDER_UID = "sw-system"
@@ -133,7 +134,7 @@ def write_json(dashboards: DashboardSet, out_dir: Path) -> list[Path]:
     return written
 
 
-def load_registry(cfg, scenario: str | None = None) -> RegistrySnapshot:  # noqa: ANN001
+def load_registry(cfg: Config, scenario: str | None = None) -> RegistrySnapshot:
     """The registry from the alert store, or a simulator scenario's community as a site would register it."""
     from alerts.db import Database
     from alerts.registry import load_snapshot
