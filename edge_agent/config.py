@@ -225,6 +225,10 @@ class AgentConfig(_Section):
             if dup:
                 raise ValueError(f"{what} {dup[0]!r} appears more than once"
                                  + (" (one driver per port: RS-485 is half duplex)" if what == "serial port" else ""))
+        clash = sorted((set(ids) | {self.gateway}) & set(devices))
+        if clash:
+            raise ValueError(f"id {clash[0]!r} names both a device and the gateway or a driver "
+                             "(their health reports use it as device id)")
         for d in self.drivers:
             if isinstance(d, Cjt188Driver):
                 addrs = [m.address for m in d.meters]

@@ -15,8 +15,6 @@ from edge_agent.config import AgentConfig, parse_agent_config
 from shouwang.procs import ChildProcess, free_port, port_open
 from tests.conftest import Services
 
-pytestmark = pytest.mark.skipif(not shutil.which("socat"), reason="needs Debian socat (scripts/setup.sh)")
-
 
 def toml_value(v: Any) -> str:
     if isinstance(v, dict):

@@ -41,6 +41,8 @@ def test_documented_example_is_valid() -> None:
     (lambda d: d["drivers"][0]["meters"][0].update(address="123"), "drivers[0].meters[0].address"),
     (lambda d: d["drivers"][1].update(port=d["drivers"][0]["port"]), "serial port"),
     (lambda d: d["drivers"][1]["gauges"][0].update(device="wm-0001"), "device 'wm-0001' appears more than once"),
+    (lambda d: d["drivers"][1]["gauges"][0].update(device="meters-1"), "names both a device and"),
+    (lambda d: d["drivers"][1]["gauges"][0].update(device="gw-0001"), "names both a device and"),
     (lambda d: d["mqtt"].update(url="http://broker"), "mqtt.url"),
     (lambda d: d["mqtt"].update(reconnect_max_s=120), "mqtt.reconnect_max_s"),
     (lambda d: d["outbox"].update(synchronous="off"), "outbox.synchronous"),
