@@ -55,6 +55,11 @@ class IngestService:
 
     # --- MQTT -------------------------------------------------------------------
 
+    @property
+    def subscription(self) -> str:
+        group = self.icfg.share_group
+        return f"$share/{group}/{ALL_TOPICS}" if group else ALL_TOPICS
+
     def _make_client(self) -> mqtt.Client:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.icfg.client_id,
                         protocol=mqtt.MQTTv5, manual_ack=True)
@@ -63,7 +68,7 @@ class IngestService:
         if tls:
             ca = self.cfg.broker.ca_file or (self.cfg.state_path / "broker" / "tls" / "ca.crt")
             c.tls_set(ca_certs=str(ca))
-        c.reconnect_delay_set(1, 30)
+        c.reconnect_delay_set(min(1.0, self.icfg.reconnect_max_s), self.icfg.reconnect_max_s)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -79,7 +84,7 @@ class IngestService:
             self._epoch += 1
         self.metrics.connected.set(1)
         log.info("connected to broker (session present: %s)", flags.session_present)
-        client.subscribe(f"$share/{self.icfg.share_group}/{ALL_TOPICS}", options=SubscribeOptions(qos=1))
+        client.subscribe(self.subscription, options=SubscribeOptions(qos=1))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
         for rc in reason_codes:
@@ -223,7 +228,7 @@ class IngestService:
         props.ReceiveMaximum = self.icfg.receive_maximum
         self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
         self.client.loop_start()
-        log.info("ingest %s consuming %s from %s:%d into %s/%s", self.icfg.client_id, ALL_TOPICS, host, port,
+        log.info("ingest %s consuming %s from %s:%d into %s/%s", self.icfg.client_id, self.subscription, host, port,
                  self.cfg.influx.base_url, self.cfg.influx.database)
         try:
             while not self.stop_event.is_set():

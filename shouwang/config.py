@@ -91,7 +91,14 @@ class IngestConfig(_Section):
 
     client_id: str = Field("shouwang-ingest-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
                            description="fixed client id: the persistent session lives under it")
-    share_group: str = Field("ingest", pattern=r"^[a-z0-9-]{1,32}$")
+    share_group: str = Field("ingest", pattern=r"^([a-z0-9-]{1,32})?$",
+                             description="MQTT v5 shared subscription group ($share/GROUP/sw/v1/#) so several "
+                                         "workers split the stream; empty = a plain subscription (one worker). "
+                                         "Mosquitto 2.0.11 does not restore shared subscriptions after a broker "
+                                         "restart: messages published before ingest resubscribes are lost there, "
+                                         "a plain subscription keeps them (see README)")
+    reconnect_max_s: float = Field(2.0, gt=0, le=60, description="cap of the reconnect backoff: short, so after a "
+                                                                  "broker restart ingest resubscribes at once")
     batch_size: int = Field(5000, ge=1, le=100_000, description="flush when this many points wait")
     flush_interval_ms: int = Field(200, ge=1, description="flush at least this often when points wait")
     receive_maximum: int = Field(20000, ge=1, le=65535,

@@ -277,3 +277,29 @@ def _free() -> int:
     from shouwang.procs import free_port
 
     return free_port()
+
+
+def _restart_broker_then_publish(services: Services, device: str) -> None:
+    services.broker.stop()
+    services.broker.start()
+    gw = services.gateway("gw-a")  # gateways often reconnect before ingest does
+    try:
+        publish_all(gw, [reading("gw-a", device, now_ms() - 1000, 1)])
+    finally:
+        gw.stop()
+
+
+def test_plain_subscription_survives_a_broker_restart(services: Services, uid: str) -> None:
+    """share_group = "" (one worker): the persistent subscription outlives a Mosquitto restart, so a
+    message published before ingest has reconnected is still delivered."""
+    env = {"SHOUWANG_INGEST__SHARE_GROUP": "", "SHOUWANG_INGEST__CLIENT_ID": f"plain-{uid}",
+           "SHOUWANG_INGEST__METRICS_PORT": str(_free())}
+    cfg = load_config(services.config_file, env=env)
+    proc = IngestProcess(cfg, services.config_file, env=env, name=f"ingest-plain-{uid}").start()
+    try:
+        device = f"restart-{uid}"
+        _restart_broker_then_publish(services, device)
+        wait_for(lambda: count(services, "water_meter", "total_l", device) == 1, timeout=30,
+                 what="the message published right after the broker restart")
+    finally:
+        proc.stop()
