@@ -110,11 +110,11 @@ class Uplink:
             self._cond.notify_all()
 
     def _appended(self, prio: int) -> None:
-        self._more = True
-        if prio == Priority.EVENT:
-            with self._cond:
+        with self._cond:
+            self._more = True
+            if prio == Priority.EVENT:
                 self._event_waiting = True
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     # ------------------------------------------------------------------ the sending thread
 
@@ -136,8 +136,9 @@ class Uplink:
                     continue
                 with self._cond:
                     if not self._acks and not self._event_waiting:
-                        # a reading appended meanwhile is picked up within this wait
-                        self._cond.wait(0.002 if sent else 0.05)
+                        # appends, acks and connects wake us; while pacing a backlog, tokens refill in 2 ms
+                        paced = self.connected.is_set() and self._more and len(self._inflight) < self.m.window
+                        self._cond.wait(0.002 if sent or paced else 1.0)
         finally:
             self._settle_acks()
 

@@ -51,11 +51,13 @@ class SerialLink:
     Only the driver's own thread uses it, so requests on one port are strictly one at a time.
     """
 
-    def __init__(self, settings: _SerialDriver, stats: DriverStats, clock: Clock, timeout_s: float) -> None:
+    def __init__(self, settings: _SerialDriver, stats: DriverStats, clock: Clock, timeout_s: float,
+                 read_timeout_s: float = 0.05) -> None:
         self.s = settings
         self.stats = stats
         self.clock = clock
         self.timeout_s = timeout_s
+        self.read_timeout_s = read_timeout_s
         self.port: serial.Serial | None = None
         self._delay = 0.5
         self._next_try = 0.0
@@ -69,7 +71,7 @@ class SerialLink:
             return None
         try:
             self.port = serial.Serial(self.s.port, self.s.baudrate, bytesize=self.s.bytesize, parity=self.s.parity,
-                                      stopbits=self.s.stopbits, timeout=min(0.05, self.timeout_s),
+                                      stopbits=self.s.stopbits, timeout=min(self.read_timeout_s, self.timeout_s),
                                       write_timeout=max(1.0, self.timeout_s), exclusive=True)
         except (*PORT_ERRORS, ValueError) as exc:
             if not self.stats.port_down:

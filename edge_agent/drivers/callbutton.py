@@ -33,7 +33,8 @@ class ButtonReceiverDriver:
         self.emitter = emitter
         self.clock = clock
         self.stats = DriverStats(cfg.id)
-        self.link = SerialLink(cfg, self.stats, clock, timeout_s=0.2)
+        # a read returns at the first byte; the timeout only bounds how often an idle loop turns
+        self.link = SerialLink(cfg, self.stats, clock, timeout_s=0.5, read_timeout_s=0.5)
         self.decoder = LineDecoder()
         self._seen: dict[tuple[str, str, int], float] = {}
 

@@ -36,7 +36,7 @@ class GaugeBusDriver:
         self.clock = clock
         self.stats = DriverStats(cfg.id)
         self.client: ModbusSerialClient | None = None
-        self._flags: dict[str, tuple[int, int]] = {}
+        self._flags: dict[str, int] = {}
         self._delay = 0.5
         self._next_try = 0.0
 
@@ -150,7 +150,7 @@ class GaugeBusDriver:
 
     def _status(self, gauge: GaugeEntry, sample: GaugeSample) -> None:
         """A status message (battery, fault flags) when the gauge's flags change."""
-        flags = (int(sample.status), 0)
+        flags = int(sample.status)
         if self._flags.get(gauge.device) == flags:
             return
         self._flags[gauge.device] = flags
