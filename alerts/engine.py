@@ -13,7 +13,7 @@ from alerts.db import Database
 from alerts.lifecycle import AlertChange
 from alerts.manager import AlertManager, Sink
 from alerts.notify import Notifier, StoreNotifier
-from alerts.registry import RegistrySnapshot, load_snapshot
+from alerts.registry import RegistrySnapshot, load_snapshot, registry_revision
 from alerts.rules.base import BaseRule, RuleContext, RuleSet
 from alerts.rules.button import CallButtonRule
 from alerts.rules.camera import CameraRule
@@ -57,9 +57,11 @@ class Engine:
 
     def reload_registry(self, force: bool = False) -> bool:
         """Load the registry again if an import changed it; True if it did."""
+        if not force:
+            with self.db.session() as s:
+                if registry_revision(s) == self._registry.revision:
+                    return False
         snap = load_snapshot(self.db)
-        if not force and snap.revision == self._registry.revision:
-            return False
         self._registry = snap
         self.rules.registry_changed(snap)
         log.info("registry revision %d loaded: %d devices, %d monitored households", snap.revision,

@@ -210,13 +210,23 @@ class Evaluation:
         presence = sorted([(o.start_ms, o.gateway, False) for o in self.sim.outages] +
                           [(o.end_ms, o.gateway, True) for o in self.sim.outages])
         away_done: set[tuple[str, int]] = set()
+        tz = self.community.zone
         pending_away: list[tuple[int, str, dt.date | None]] = []
+        # trips already under way when the window opens have no label (it starts before the window);
+        # their families had set away mode before, so it is set from the start
+        from firmware_sim.models.routine import away_trips
+
+        for hh in self.community.households:
+            for a, b in away_trips(hh, self.community.seed, self.sim.cal, 0):
+                if a < self.start_ms < b and (hh.id, a) not in away_done:
+                    away_done.add((hh.id, a))
+                    pending_away += [(self.start_ms, hh.id, dt.datetime.fromtimestamp(b / 1000, tz).date()),
+                                     (b + 1, hh.id, None)]
         next_tick = self.start_ms + self.tick_ms
         next_label_scan = self.start_ms
         self.last_use: dict[str, int] = {}
         self.baseline = 0
         n = 0
-        tz = self.community.zone
         for msg in self.sim.messages():
             while next_tick <= msg.ts:
                 clock.set(next_tick)

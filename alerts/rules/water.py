@@ -33,7 +33,7 @@ DEFAULT_STEP_L = 1.0
 REASONS = ("window", "learned", "cap")
 
 
-@dataclass
+@dataclass(slots=True)
 class MeterState:
     household: int  # row in the household arrays, -1 if the household is not monitored
     place: str
@@ -63,6 +63,11 @@ class WaterRule(BaseRule):
         self.last_use = np.zeros(0, dtype=np.int64)
         self.alerted = np.zeros(0, dtype=np.int64)  # last_use value we alerted for (-1 = none)
         self.routine = Routine(0)
+        self.away_until_ms = np.zeros(0, dtype=np.int64)
+        self.pending = np.zeros((0, SLOTS), dtype=np.float32)  # today's gaps per slot, learned at day's end
+        self.alerted_today = np.zeros(0, dtype=bool)
+        self._pending_daytype: int | None = None
+        self._now = start_ms  # latest time seen (message or tick), for registry changes
         self._last_slot: int | None = None
         self.registry_changed(ctx.registry())
 
@@ -78,7 +83,13 @@ class WaterRule(BaseRule):
         last_use = np.full(n, self.start_ms, dtype=np.int64)
         alerted = np.full(n, -1, dtype=np.int64)
         last_use[have], alerted[have] = self.last_use[order[have]], self.alerted[order[have]]
+        was_away = np.zeros(n, dtype=bool)
+        was_away[have] = self.away_until_ms[order[have]] > self._now
         self.routine = self.routine.take(order)
+        pending = np.full((n, SLOTS), np.nan, dtype=np.float32)
+        alerted_today = np.zeros(n, dtype=bool)
+        pending[have], alerted_today[have] = self.pending[order[have]], self.alerted_today[order[have]]
+        self.pending, self.alerted_today = pending, alerted_today
         self.codes, self.hindex = codes, {c: i for i, c in enumerate(codes)}
         self.last_use, self.alerted = last_use, alerted
         hh = [reg.households[c] for c in codes]
@@ -87,6 +98,10 @@ class WaterRule(BaseRule):
         self.sleep_len = (self.sb1 - self.sa1) + (self.sb2 - self.sa2)
         self.window_ms = np.array([h.window_h * 3_600_000 for h in hh], dtype=np.int64)
         self.away_until_ms = np.array([self._away_end(h.away_until) for h in hh], dtype=np.int64)
+        # away mode switched off early (the resident is back): the inactivity clock starts now,
+        # not at the last use before the trip
+        back = was_away & (self.away_until_ms <= self._now)
+        self.last_use[back] = np.maximum(self.last_use[back], self._now)
         meters = {}
         for d in reg.devices.values():
             if d.kind != "water_meter":
@@ -111,11 +126,14 @@ class WaterRule(BaseRule):
         if msg.kind is not Kind.WATER_METER or msg.channel is not Channel.READING:
             return []
         m = self.meters.get(msg.device)
+        self._now = max(self._now, now)
         if m is None:
             return []
-        return self.reading(msg.device, m, msg.ts, float(msg.data["total_l"]), msg.data.get("flow_lpm"))
+        return self.reading(msg.device, m, msg.ts, float(msg.data["total_l"]), msg.data.get("flow_lpm"),
+                            msg.data.get("leak_flag"))
 
-    def reading(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None = None) -> list[Action]:
+    def reading(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None = None,
+                leak_flag: bool | None = None) -> list[Action]:
         """One register reading of a meter (also used to rebuild state after a restart)."""
         out: list[Action] = []
         if m.last_total is not None and ts <= m.last_ts:
@@ -130,7 +148,7 @@ class WaterRule(BaseRule):
             interval = self.interval.get(device, self.cfg.default_interval_s * 1000)
             used_at = m.last_ts if m.last_total is not None and ts - m.last_ts <= 2 * interval else ts
             out += self._used(m, used_at, ts)
-        out += self._flow(device, m, ts, total, flow_lpm)
+        out += self._flow(device, m, ts, total, flow_lpm, leak_flag)
         m.last_total, m.last_ts = total, ts
         return out
 
@@ -144,27 +162,28 @@ class WaterRule(BaseRule):
             return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water used again", now)]
         return []
 
-    def _flow(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None) -> list[Action]:
-        advancing = m.last_total is not None and total > m.last_total and ts - m.last_ts <= 2 * self.interval.get(
-            device, self.cfg.default_interval_s * 1000)
-        if advancing or (flow_lpm is not None and flow_lpm > 0 and m.flow_since is not None):
+    def _flow(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None,
+              leak_flag: bool | None) -> list[Action]:
+        """Unbroken flow: every reading shows the register advancing and (if reported) water flowing
+        at that instant; a meter's own leak flag (set after an hour of unbroken flow) also counts."""
+        interval = self.interval.get(device, self.cfg.default_interval_s * 1000)
+        advancing = m.last_total is not None and total > m.last_total and ts - m.last_ts <= 2 * interval
+        flowing = (advancing and (flow_lpm is None or flow_lpm > 0)) or bool(leak_flag)
+        if flowing:
             if m.flow_since is None:
-                m.flow_since = m.last_ts
+                m.flow_since = m.last_ts if advancing else ts
             if not m.flow_alerted and ts - m.flow_since >= self.cfg.flow_continuous_h * 3_600_000:
                 m.flow_alerted = True
                 hours = (ts - m.flow_since) / 3_600_000
                 return [Raise(Rule.WATER_FLOW, m.place, Severity.MAJOR, m.place, f"flow-{m.flow_since}",
                               f"water running without a break for {hours:.1f} h at {device}",
-                              {"device": device, "since": m.flow_since, "litres": round(total - (m.base_total or 0), 1)},
-                              ts)]
+                              {"device": device, "since": m.flow_since, "leak_flag": bool(leak_flag)}, ts)]
             return []
         out: list[Action] = []
         if m.flow_alerted:
             out.append(Clear(Rule.WATER_FLOW, m.place, "flow stopped", ts))
         m.flow_since, m.flow_alerted = None, False
         return out
-
-    # --- timers -----------------------------------------------------------------------
 
     def sleep_minutes_between(self, start_ms: np.ndarray, end_ms: int) -> np.ndarray:
         """Minutes of each household's sleep hours that fall between start and end."""
@@ -184,8 +203,13 @@ class WaterRule(BaseRule):
         elapsed = now - since
         awake = elapsed - self.sleep_minutes_between(since, now) * MIN_MS
         learned_thr = self._threshold(*self._slot(now))
+        # the learned rule speaks only while the household is awake: at night the window rule, which
+        # does not count the sleep hours, decides (night-time gaps are too irregular to learn well)
+        off = self.ctx.utc_offset_ms(now)
+        minute = (now + off) // MIN_MS % 1440
+        asleep = ((minute >= self.sa1) & (minute < self.sb1)) | ((minute >= self.sa2) & (minute < self.sb2))
         window = awake > self.window_ms
-        learned = elapsed > learned_thr * MIN_MS
+        learned = (elapsed > learned_thr * MIN_MS) & ~asleep
         cap = elapsed > int(self.cfg.inactivity_hard_cap_h * 3_600_000)
         due = (window | learned | cap) & (self.alerted != self.last_use) & (now >= self.away_until_ms)
         idx = np.flatnonzero(due)
@@ -193,11 +217,9 @@ class WaterRule(BaseRule):
         return idx, reason
 
     def learn(self, now: int) -> None:
-        """At each half-hour boundary, fold every household's current gap into its routine.
-
-        A gap longer than the current threshold is folded in clipped to it: an emergency in
-        progress must not teach the model that such gaps are normal (it still adapts, slowly).
-        """
+        """At each half-hour boundary, note every household's current gap; fold a day's notes into the
+        routine when the day is over, and only for households that had no inactivity alert that day,
+        so an emergency in progress never teaches the model that such gaps are normal."""
         slot_abs = (now + self.ctx.utc_offset_ms(now)) // (SLOT_MIN * MIN_MS)
         if self._last_slot == slot_abs:
             return
@@ -206,11 +228,22 @@ class WaterRule(BaseRule):
         if first:
             return  # we may be mid-slot: start with the next boundary
         daytype, slot = self._slot(now)
+        if slot == 0 or self._pending_daytype is None:
+            self._commit_day()
+            self._pending_daytype = daytype
         ok = (self.alerted != self.last_use) & (now >= self.away_until_ms)
         rows = np.flatnonzero(ok)
-        gap = (now - self.last_use[rows]) / MIN_MS
-        thr = self._threshold(daytype, slot)[rows]
-        self.routine.learn(rows, daytype, slot, np.minimum(gap, thr))
+        self.pending[rows, slot] = (now - self.last_use[rows]) / MIN_MS
+
+    def _commit_day(self) -> None:
+        if self._pending_daytype is not None:
+            clean = ~self.alerted_today
+            for slot in range(SLOTS):
+                col = self.pending[:, slot]
+                rows = np.flatnonzero(clean & ~np.isnan(col))
+                self.routine.learn(rows, self._pending_daytype, slot, col[rows])
+        self.pending[:] = np.nan
+        self.alerted_today[:] = False
 
     def _slot(self, now: int) -> tuple[int, int]:
         local = dt.datetime.fromtimestamp(now / 1000, self.ctx.tz)
@@ -218,10 +251,11 @@ class WaterRule(BaseRule):
 
     def _threshold(self, daytype: int, slot: int) -> np.ndarray:
         c = self.cfg
-        return self.routine.threshold_min(daytype, slot, c.routine_sigma, c.routine_margin_min,
+        return self.routine.threshold_min(daytype, slot, c.routine_factor, c.routine_margin_min,
                                           c.routine_floor_h * 60, c.routine_min_days)
 
     def tick(self, now: int) -> list[Action]:
+        self._now = max(self._now, now)
         idx, reason = self.evaluate(now)
         out: list[Action] = []
         reg = self.ctx.registry()
@@ -229,6 +263,7 @@ class WaterRule(BaseRule):
             code = self.codes[i]
             since = int(self.last_use[i])
             self.alerted[i] = since
+            self.alerted_today[i] = True
             hours = (now - since) / 3_600_000
             window_h = reg.households[code].window_h if code in reg.households else 0
             out.append(Raise(Rule.WATER_INACTIVITY, code, Severity.MAJOR, code, f"since-{since}",

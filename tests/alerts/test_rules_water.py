@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from alerts.db import Database
@@ -129,3 +131,22 @@ def test_learned_routine_catches_sooner_without_false_alarms(sqlite_db: Database
     [a] = inactivity(rig)
     assert a.details["reason"] == "learned"
     assert a.opened_at - fall < 5 * 3600_000  # well inside the 7 h window
+
+
+def test_away_switched_off_on_return_restarts_the_clock(sqlite_db: Database) -> None:
+    from alerts.registry import set_away
+
+    rig = Rig(sqlite_db)
+    Meter(rig).use()  # Monday 08:00, then the resident leaves
+    set_away(sqlite_db, "hh-0001", dt.date(2026, 11, 5))
+    rig.engine.reload_registry()
+    rig.advance((local_ms(2026, 11, 3, 17, 0) - rig.now) / 1000, step_s=600)  # back early on Tuesday 17:00
+    set_away(sqlite_db, "hh-0001", None)
+    rig.engine.reload_registry()
+    rig.advance(3600)
+    assert inactivity(rig) == []  # not 33 h since the last use: the clock restarted at 17:00
+    # 17:00 + 5 h awake until bed at 22:00, then 2 h after 06:30 -> 08:30 Wednesday
+    rig.advance((local_ms(2026, 11, 4, 8, 29) - rig.now) / 1000, step_s=300)
+    assert inactivity(rig) == []
+    rig.advance(240)
+    assert len(inactivity(rig)) == 1
