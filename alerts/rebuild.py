@@ -62,7 +62,12 @@ def rebuild(engine: Engine, influx: InfluxClient, routine_file: Path | None = No
         _gateways(engine, influx, now, rep)
         _water(engine, influx, now, lookback, rep)
         _river(engine, influx, now, rep)
-    except (InfluxUnavailable, InfluxRejected) as exc:
+    except InfluxRejected as exc:
+        if "database not found" in str(exc):
+            log.info("InfluxDB has no data yet: nothing to rebuild from it")
+        else:
+            log.error("could not rebuild state from InfluxDB (%s): starting with what the store knows", exc)
+    except InfluxUnavailable as exc:
         log.error("could not rebuild state from InfluxDB (%s): starting with what the store knows", exc)
     _open_alerts(engine)
     log.info("state rebuilt: %s", rep)
