@@ -258,3 +258,21 @@ def test_local_mqtt_mapping(tmp_path: Path, rig: Rig) -> None:
     s = drv.stats
     assert s.get("out_of_range") == 1 and s.get("bad_frames") == 2 and s.get("bad_values") == 2
     drv.close()
+
+
+def test_button_receiver_survives_link_cut_and_restore(tmp_path: Path, rig: Rig) -> None:
+    port = SocatPort(tmp_path / "rx")
+    with CallButtonReceiver(port) as rx:
+        drv = ButtonReceiverDriver(button_cfg(port.path, reopen_max_s=0.5), rig.emitter, rig.clock)
+        with running(drv) as thread:
+            wait_for(lambda: drv.link.port is not None, 5, what="port open")
+            rx.emit("B0001", ButtonEvent.PRESS)
+            wait_for(lambda: rig.messages("cb-0001", "event"), 5, what="first press")
+            port.kill()
+            wait_for(lambda: drv.stats.port_down, 10, what="lost receiver port noticed")
+            port.start()
+            wait_for(lambda: rx.connected and drv.link.port is not None, 10, what="receiver port reopened")
+            rx.emit("B0001", ButtonEvent.CANCEL)
+            wait_for(lambda: len(rig.messages("cb-0001", "event")) == 2, 10, what="press after the relink")
+            assert thread.is_alive()
+    assert [m.data["action"] for m in rig.messages("cb-0001", "event")] == ["press", "cancel"]
