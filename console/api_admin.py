@@ -1,0 +1,125 @@
+"""Registry management and user accounts for street administrators; the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from sqlalchemy import select
+
+from alerts.csvio import import_rows, read_rows
+from alerts.registry import set_away
+from alerts.types import Level
+from console.api_auth import user_out
+from console.auth import AccountError, create_user, get_user, list_users, set_active
+from console.context import AppContext
+from console.deps import Caller, admin, get_ctx, staff
+from console.schemas import ID_MAX, AuditOut, AwayIn, ImportIn, ImportOut, NodeOut, UserIn, UserOut
+from console.tables import AuditLog
+
+router = APIRouter(prefix="/api", tags=["registry"])
+Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+@router.get("/registry/nodes", response_model=list[NodeOut], summary="places in your area")
+def nodes(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff),
+          level: Annotated[Level | None, Query()] = None,
+          parent: Annotated[str | None, Query(max_length=64)] = None,
+          limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[NodeOut]:
+    reg = ctx.registry.get()
+    out = []
+    for n in sorted(reg.nodes.values(), key=lambda n: n.code):
+        if (level is None or n.level is level) and (parent is None or n.parent == parent) and \
+                c.scope.sees_node(n.code, reg):
+            out.append(NodeOut(code=n.code, level=n.level.value, parent=n.parent, name=n.name))
+            if len(out) >= limit:
+                break
+    return out
+
+
+@router.post("/registry/import", response_model=ImportOut, summary="import registry rows (CSV) under your street")
+def registry_import(body: ImportIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin)) -> ImportOut:
+    reg = ctx.registry.get()
+    rows, errors, _, _ = read_rows(body.csv, "<api>")
+    if errors:
+        return ImportOut(rows=len(rows) + len({e.row for e in errors}), created=0, updated=0,
+                         errors=[str(e) for e in errors], dry_run=True)
+    defined = {r.code: r for r in rows}
+    bad = []
+    for r in rows:
+        # every row must hang, directly or through rows of this file, under a node of the admin's area
+        seen, p = set(), r.parent
+        while p in defined and p not in seen:
+            seen.add(p)
+            p = defined[p].parent
+        anchored = p is not None and p in reg.nodes and c.scope.sees_node(p, reg)
+        if r.record == "street" or not anchored:
+            bad.append(f"row {r.row}: {r.code} is not under a place of your area")
+        elif r.code in reg.nodes and not c.scope.sees_node(r.code, reg):
+            bad.append(f"row {r.row}: {r.code} belongs to another area")
+    if bad:
+        raise HTTPException(403, "; ".join(bad[:20]))
+    report = import_rows(ctx.db, body.csv, "<api>", dry_run=body.dry_run)
+    if not body.dry_run:
+        ctx.registry.reload()
+    ctx.audit(c.name, c.user.role.value, "registry.import", f"{len(rows)} rows",
+              report.summary(), c.address)
+    return ImportOut(rows=report.rows, created=report.created, updated=report.updated,
+                     errors=[str(e) for e in report.errors], dry_run=report.dry_run)
+
+
+@router.put("/registry/households/{code}/away", status_code=204, summary="away mode: no inactivity alerts until")
+def away(code: Code, body: AwayIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff)) -> None:
+    reg = ctx.registry.get()
+    if code not in reg.households or not c.scope.sees_node(code, reg):
+        raise HTTPException(404, f"no household {code} in your area")
+    set_away(ctx.db, code, body.until)
+    ctx.registry.reload()
+    ctx.audit(c.name, c.user.role.value, "household.away", f"household {code}", str(body.until), c.address)
+
+
+def _in_area(c: Caller, ctx: AppContext, scopes: list[str] | tuple[str, ...]) -> bool:
+    reg = ctx.registry.get()
+    return all(c.scope.sees_node(s, reg) for s in scopes)
+
+
+@router.get("/users", response_model=list[UserOut], summary="accounts scoped inside your area")
+def users(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin)) -> list[UserOut]:
+    return [user_out(u, active) for u, active in list_users(ctx.db) if _in_area(c, ctx, u.scopes)]
+
+
+@router.post("/users", response_model=UserOut, status_code=201, summary="create an account inside your area")
+def create(body: UserIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin)) -> UserOut:
+    reg = ctx.registry.get()
+    if not _in_area(c, ctx, body.scopes):
+        raise HTTPException(403, "scopes: every node must lie in your area")
+    try:
+        u = create_user(ctx.db, reg, body.username, body.password, body.role, body.scopes, contact=body.contact,
+                        display_name=body.display_name, language=body.language, now=ctx.now())
+    except AccountError as exc:
+        raise HTTPException(409 if "taken" in str(exc) else 422, str(exc)) from None
+    ctx.audit(c.name, c.user.role.value, "user.create", f"user {u.username}",
+              f"{u.role.value} {','.join(u.scopes)}", c.address)
+    return user_out(u)
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserOut, summary="lock an account and end its sessions")
+def deactivate(user_id: Annotated[int, Path(ge=1, le=ID_MAX)], ctx: AppContext = Depends(get_ctx),
+               c: Caller = Depends(admin)) -> UserOut:
+    found = get_user(ctx.db, user_id)
+    if found is None or not _in_area(c, ctx, found[0].scopes):
+        raise HTTPException(404, f"no user {user_id} in your area")
+    if found[0].id == c.user.id:
+        raise HTTPException(409, "you cannot lock yourself out")
+    set_active(ctx.db, user_id, False)
+    ctx.audit(c.name, c.user.role.value, "user.deactivate", f"user {found[0].username}", "", c.address)
+    return user_out(found[0], False)
+
+
+@router.get("/audit", response_model=list[AuditOut], summary="the latest writes made through the API")
+def audit(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin),
+          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditOut]:
+    with ctx.db.session() as s:
+        rows = s.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
+        return [AuditOut(at=r.at, actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail)
+                for r in rows]

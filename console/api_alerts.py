@@ -1,0 +1,188 @@
+"""Alerts: list and filter, detail with timeline and deliveries, transitions, SLA statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from sqlalchemy import func, select
+
+from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError
+from alerts.notify.records import delivery_report
+from alerts.store import _view
+from alerts.tables import Alert
+from alerts.types import ACTIVE_STATES, AlertState, Level, Outcome, Role, Rule, Severity
+from console.context import AppContext
+from console.deps import Caller, caller, get_ctx
+from console.schemas import (ID_MAX, MAX_MS, AlertDetail, AlertList, AlertOut, CloseIn, ContactOut, DeliveryOut,
+                             DispatchIn, NoteIn, RuleStatsOut, StatsOut, TimelineEntry)
+from console.scope import ACTIONS, Action, UserRole
+
+router = APIRouter(prefix="/api", tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=ID_MAX, description="alert id")]
+CHANNEL = "console"
+
+
+def visible_alert(ctx: AppContext, c: Caller, alert_id: int) -> AlertView:
+    """The alert if the caller may see it; 404 otherwise (existence is not revealed)."""
+    try:
+        a = ctx.store.get(alert_id)
+    except AlertNotFound:
+        a = None
+    if a is None or not c.scope.sees_alert(a):
+        raise HTTPException(404, f"no alert {alert_id} in your area")
+    return a
+
+
+def alert_out(ctx: AppContext, a: AlertView) -> AlertOut:
+    reg = ctx.registry.get()
+    return AlertOut.of(a, reg.location(a.place) if a.place in reg.nodes else a.place)
+
+
+def allowed_actions(c: Caller, a: AlertView) -> list[Action]:
+    from alerts.lifecycle import TRANSITIONS
+
+    nxt = TRANSITIONS[a.state]
+    want = {Action.ACKNOWLEDGE: AlertState.ACKNOWLEDGED, Action.DISPATCH: AlertState.DISPATCHED,
+            Action.RESOLVE: AlertState.RESOLVED, Action.CLOSE: AlertState.CLOSED}
+    return [act for act in Action if act in ACTIONS[c.user.role] and want[act] in nxt]
+
+
+@router.get("/alerts", response_model=AlertList, summary="alerts in your area, newest first")
+def list_alerts(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
+                state: Annotated[list[AlertState] | None, Query()] = None,
+                severity: Annotated[list[Severity] | None, Query()] = None,
+                rule: Annotated[list[Rule] | None, Query()] = None,
+                active: Annotated[bool | None, Query(description="only active (open/acknowledged/dispatched)")] = None,
+                place: Annotated[str | None, Query(max_length=64)] = None,
+                since: Annotated[int | None, Query(ge=0, le=MAX_MS, description="opened at or after (ms)")] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> AlertList:
+    q = select(Alert).where(c.scope.alert_filter())
+    if state:
+        q = q.where(Alert.state.in_([s.value for s in state]))
+    if active is not None:
+        act = [s.value for s in ACTIVE_STATES]
+        q = q.where(Alert.state.in_(act) if active else Alert.state.not_in(act))
+    if severity:
+        q = q.where(Alert.severity.in_([s.value for s in severity]))
+    if rule:
+        q = q.where(Alert.rule.in_([r.value for r in rule]))
+    if place:
+        q = q.where(Alert.place == place)
+    if since is not None:
+        q = q.where(Alert.opened_at >= since)
+    with ctx.db.session() as s:
+        count = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = [_view(a) for a in s.scalars(q.order_by(Alert.id.desc()).limit(limit).offset(offset))]
+    return AlertList(items=[alert_out(ctx, a) for a in rows], count=count)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertDetail, summary="one alert with contacts, timeline and "
+                                                                      "every notification attempt")
+def get_alert(alert_id: AlertId, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller)) -> AlertDetail:
+    a = visible_alert(ctx, c, alert_id)
+    reg = ctx.registry.get()
+    contacts = []
+    node = reg.nodes.get(a.place)
+    if node is not None:
+        roles = [Role.FAMILY, Role.GRID_WORKER] if node.level is Level.HOUSEHOLD else [Role.GRID_WORKER,
+                                                                                      Role.COMMUNITY_DUTY]
+        if c.user.role is UserRole.TECHNICIAN:
+            roles = [Role.GRID_WORKER]
+        contacts = [ContactOut(code=x.code, role=x.role.value, name=x.name, place=x.place, language=x.language)
+                    for x in reg.audience(a.place, roles)]
+    timeline = [TimelineEntry(at=e["at"], action=e["action"], actor=e["actor"], channel=e["channel"],
+                              from_state=e["from"], to_state=e["to"], note=e["note"]) for e in ctx.store.events(a.id)]
+    deliveries = [] if c.user.role is UserRole.FAMILY else [DeliveryOut(**d) for d in delivery_report(ctx.db, a.id)]
+    return AlertDetail(alert=alert_out(ctx, a), contacts=contacts, timeline=timeline, deliveries=deliveries,
+                       actions=allowed_actions(c, a))
+
+
+def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable[[], AlertChange],
+         detail: str) -> AlertOut:
+    a = visible_alert(ctx, c, alert_id)
+    if not c.scope.can(action):
+        raise HTTPException(403, f"a {c.user.role.value} may not {action.value} alerts")
+    try:
+        change = do()
+    except LifecycleError as exc:
+        raise HTTPException(409, str(exc)) from None
+    ctx.audit(c.name, c.user.role.value, f"alert.{action.value}", f"alert {a.id}", detail, c.address)
+    ctx.changed(change)
+    return alert_out(ctx, change.alert)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, summary="I have it: stops escalation")
+def acknowledge(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Depends(get_ctx),
+                c: Caller = Depends(caller)) -> AlertOut:
+    note = body.note if body else ""
+    return _act(ctx, c, alert_id, Action.ACKNOWLEDGE,
+                lambda: ctx.store.acknowledge(alert_id, c.name, CHANNEL, ctx.now(), note), note)
+
+
+@router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut, summary="send a named person")
+def dispatch(alert_id: AlertId, body: DispatchIn, ctx: AppContext = Depends(get_ctx),
+             c: Caller = Depends(caller)) -> AlertOut:
+    reg = ctx.registry.get()
+    known = any(x.code == body.to for cs in reg.contacts.values() for x in cs)
+    if not known:
+        from console.auth import list_users
+
+        known = any(u.username == body.to and active for u, active in list_users(ctx.db))
+    if not known:
+        raise HTTPException(422, f"to: no contact or user {body.to!r}")
+    return _act(ctx, c, alert_id, Action.DISPATCH,
+                lambda: ctx.store.dispatch(alert_id, body.to, c.name, CHANNEL, ctx.now(), body.note),
+                f"to {body.to}: {body.note}")
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="handled on site")
+def resolve(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Depends(get_ctx),
+            c: Caller = Depends(caller)) -> AlertOut:
+    note = body.note if body else ""
+    return _act(ctx, c, alert_id, Action.RESOLVE,
+                lambda: ctx.store.resolve(alert_id, c.name, CHANNEL, ctx.now(), note), note)
+
+
+@router.post("/alerts/{alert_id}/close", response_model=AlertOut, summary="close the loop with feedback and rating")
+def close(alert_id: AlertId, body: CloseIn, ctx: AppContext = Depends(get_ctx),
+          c: Caller = Depends(caller)) -> AlertOut:
+    if not body.feedback.strip():
+        raise HTTPException(422, "feedback: say how it ended")
+    return _act(ctx, c, alert_id, Action.CLOSE,
+                lambda: ctx.store.close(alert_id, c.name, CHANNEL, ctx.now(), body.feedback, body.rating,
+                                        body.false_alarm),
+                f"rating {body.rating}: {body.feedback}")
+
+
+def _median_p95(xs: list[float]) -> tuple[float | None, float | None]:
+    if not xs:
+        return None, None
+    arr = np.asarray(xs)
+    return float(np.median(arr)), float(np.percentile(arr, 95))
+
+
+@router.get("/stats", response_model=StatsOut, summary="per rule: counts, time to acknowledge and to resolve")
+def stats(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
+          days: Annotated[float, Query(gt=0, le=3660)] = 30) -> StatsOut:
+    since = ctx.now() - int(days * 86_400_000)
+    q = select(Alert.rule, Alert.opened_at, Alert.acknowledged_at, Alert.resolved_at, Alert.outcome).where(
+        c.scope.alert_filter(), Alert.opened_at >= since)
+    with ctx.db.session() as s:
+        rows = s.execute(q).all()
+    by_rule: dict[str, list] = {}
+    for r in rows:
+        by_rule.setdefault(r.rule, []).append(r)
+    out = []
+    for rule, rs in sorted(by_rule.items()):
+        tta = [(r.acknowledged_at - r.opened_at) / 1000 for r in rs if r.acknowledged_at is not None]
+        ttr = [(r.resolved_at - r.opened_at) / 1000 for r in rs
+               if r.resolved_at is not None and r.outcome == Outcome.HANDLED.value]
+        (tm, tp), (rm, rp) = _median_p95(tta), _median_p95(ttr)
+        out.append(RuleStatsOut(rule=rule, alerts=len(rs), acknowledged=len(tta), resolved=len(ttr),
+                                false_alarms=sum(1 for r in rs if r.outcome == Outcome.FALSE_ALARM.value),
+                                tta_median_s=tm, tta_p95_s=tp, ttr_median_s=rm, ttr_p95_s=rp))
+    return StatsOut(since=since, rules=out)

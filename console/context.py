@@ -1,0 +1,104 @@
+"""What every request handler shares: config, store, registry cache, InfluxDB, the change hub, audit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alerts.clock import Clock, SystemClock
+from alerts.db import Database
+from alerts.lifecycle import AlertChange
+from alerts.notify.links import AckLinks
+from alerts.registry import RegistrySnapshot, load_snapshot, registry_revision
+from alerts.sinks import change_payload
+from alerts.store import AlertStore
+from console.auth import LoginLimiter, User
+from console.scope import Scope, children_of
+from console.stream import Hub
+from console.tables import AuditLog
+from shouwang.config import Config
+from shouwang.influx import InfluxClient
+
+log = logging.getLogger(__name__)
+REGISTRY_CHECK_S = 2.0
+
+
+class RegistryCache:
+    """The registry snapshot, reloaded when its revision changes (checked at most every 2 s)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._snap = load_snapshot(db)
+        self._kids = children_of(self._snap)
+        self._checked = time.monotonic()
+        self._scopes: dict[tuple[str, tuple[str, ...]], Scope] = {}
+
+    def get(self) -> RegistrySnapshot:
+        now = time.monotonic()
+        if now - self._checked >= REGISTRY_CHECK_S:
+            self._checked = now
+            with self.db.session() as s:
+                rev = registry_revision(s)
+            if rev != self._snap.revision:
+                self.reload()
+        return self._snap
+
+    def reload(self) -> None:
+        snap = load_snapshot(self.db)
+        with self._lock:
+            self._snap, self._kids, self._scopes = snap, children_of(snap), {}
+            self._checked = time.monotonic()
+
+    def scope(self, user: User) -> Scope:
+        snap = self.get()
+        key = (user.role.value, user.scopes)
+        with self._lock:
+            sc = self._scopes.get(key)
+            if sc is None:
+                sc = Scope.build(user.role, user.scopes, snap, self._kids)
+                self._scopes[key] = sc
+            return sc
+
+
+@dataclass
+class AppContext:
+    cfg: Config
+    db: Database
+    influx: InfluxClient | None
+    clock: Clock = field(default_factory=SystemClock)
+    hub: Hub = field(default_factory=Hub)
+    sinks: list = field(default_factory=list)  # alerts.manager.Sink: MQTT event, InfluxDB point
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.store = AlertStore(self.db)
+        self.registry = RegistryCache(self.db)
+        self.limiter = LoginLimiter(self.cfg.api.login_max_failures, self.cfg.api.login_window_s)
+        self.links = AckLinks(self.cfg.api.secret_key.get_secret_value(), self.cfg.api.base_url,
+                              int(self.cfg.notify.ack_link_ttl_h * 3_600_000))
+
+    def now(self) -> int:
+        return self.clock.now_ms()
+
+    def audit(self, actor: str, role: str, action: str, target: str, detail: str = "", address: str = "") -> None:
+        """Record one write made through the API."""
+        with self.db.session() as s, s.begin():
+            s.add(AuditLog(at=self.now(), actor=actor[:64], role=role[:32], action=action[:64], target=target[:200],
+                           detail=detail[:4000], address=address[:64]))
+
+    def changed(self, change: AlertChange) -> None:
+        """A change made here: to the live stream at once, and to the sinks (MQTT, InfluxDB)."""
+        self.hub.publish(change_payload(change))
+        for sink in self.sinks:
+            try:
+                sink.emit(change)
+            except Exception:  # the store has the change; a sink failure must not fail the request
+                log.exception("alert sink %s failed for alert %d", type(sink).__name__, change.alert.id)
+
+    def close(self) -> None:
+        for fn in reversed(self.on_close):
+            fn()

@@ -1,0 +1,189 @@
+"""Server-rendered console pages (Jinja2 + plain JS) and the acknowledgement-link pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from alerts.lifecycle import AlertNotFound
+from alerts.notify.links import AckLinkError, AckResult, redeem
+from console.api_auth import login_user, set_cookie
+from console.auth import session_user
+from console.context import AppContext
+from console.deps import COOKIE, Caller, client_address, get_ctx
+from console.i18n import LANGS, js_strings, t
+from console.scope import UserRole
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+LANG_COOKIE = "sw_lang"
+
+
+def lang_of(request: Request, default: str = "zh") -> str:
+    q = request.query_params.get("lang")
+    if q in LANGS:
+        return q
+    c = request.cookies.get(LANG_COOKIE)
+    return c if c in LANGS else default
+
+
+def page_caller(request: Request, ctx: AppContext = Depends(get_ctx)) -> Caller:
+    user = session_user(ctx.db, request.cookies.get(COOKIE, ""), ctx.now())
+    if user is None:
+        raise HTTPException(401, "log in")
+    return Caller(user, ctx.registry.scope(user), client_address(request))
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+def render(request: Request, name: str, lang: str, status: int = 200, **kw: object) -> HTMLResponse:
+    data = {"lang": lang, "t": lambda k: t(k, lang), "strings": json.dumps(js_strings(lang), ensure_ascii=False),
+            "path": request.url.path, **kw}
+    resp = templates.TemplateResponse(request, name, data, status_code=status)
+    if request.query_params.get("lang") in LANGS:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return resp
+
+
+def _safe_next(nxt: str) -> str:
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+    return render(request, "login.html", lang_of(request), next=_safe_next(next), error="")
+
+
+@router.post("/login")
+def login_form(request: Request, username: Annotated[str, Form(max_length=64)],
+               password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form(max_length=500)] = "/",
+               ctx: AppContext = Depends(get_ctx)) -> Response:  # noqa: A002
+    lang = lang_of(request)
+    try:
+        user, token, _ = login_user(ctx, username, password, client_address(request))
+    except HTTPException as exc:
+        return render(request, "login.html", lang, status=exc.status_code, next=_safe_next(next),
+                      error=t("bad_login", lang) if exc.status_code == 401 else str(exc.detail))
+    dest = "/family" if user.role is UserRole.FAMILY and _safe_next(next) == "/" else _safe_next(next)
+    resp = RedirectResponse(dest, status_code=303)
+    set_cookie(ctx, resp, token)
+    if LANG_COOKIE not in request.cookies:
+        resp.set_cookie(LANG_COOKIE, user.language, max_age=365 * 86400, samesite="lax")
+    return resp
+
+
+@router.get("/", response_class=HTMLResponse)
+def board(request: Request, c: Caller = Depends(page_caller)) -> Response:
+    if c.user.role is UserRole.FAMILY:
+        return RedirectResponse("/family", status_code=303)
+    return render(request, "board.html", lang_of(request, c.user.language), user=c.user)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, alert_id: int, c: Caller = Depends(page_caller),
+               ctx: AppContext = Depends(get_ctx)) -> Response:
+    from console.api_alerts import get_alert
+
+    if not 1 <= alert_id < 2**31:
+        raise HTTPException(404, "no such alert")
+    lang = lang_of(request, c.user.language)
+    try:
+        detail = get_alert(alert_id, ctx, c)
+    except HTTPException as exc:
+        return render(request, "message.html", lang, status=exc.status_code, user=c.user,
+                      title=t("error", lang), message=str(exc.detail))
+    return render(request, "alert.html", lang, user=c.user, d=detail, detail_json=detail.model_dump_json())
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(request: Request, c: Caller = Depends(page_caller)) -> Response:
+    if c.user.role is UserRole.FAMILY:
+        return RedirectResponse("/family", status_code=303)
+    return render(request, "devices.html", lang_of(request, c.user.language), user=c.user)
+
+
+@router.get("/stations", response_class=HTMLResponse)
+def stations_page(request: Request, c: Caller = Depends(page_caller)) -> Response:
+    if c.user.role is UserRole.FAMILY:
+        return RedirectResponse("/family", status_code=303)
+    return render(request, "stations.html", lang_of(request, c.user.language), user=c.user, code="")
+
+
+@router.get("/stations/{code}", response_class=HTMLResponse)
+def station_page(request: Request, code: str, c: Caller = Depends(page_caller)) -> Response:
+    if c.user.role is UserRole.FAMILY:
+        return RedirectResponse("/family", status_code=303)
+    return render(request, "stations.html", lang_of(request, c.user.language), user=c.user, code=code[:64])
+
+
+@router.get("/family", response_class=HTMLResponse)
+def family_page(request: Request, c: Caller = Depends(page_caller)) -> Response:
+    lang = lang_of(request, c.user.language)
+    household = c.user.scopes[0] if c.user.role is UserRole.FAMILY and c.user.scopes else ""
+    return render(request, "family.html", lang, user=c.user, household=household)
+
+
+# --- acknowledgement links (no login: the signed link is the credential) -------------------------
+
+
+def _ack_lang(ctx: AppContext, contact_code: str, request: Request) -> str:
+    reg = ctx.registry.get()
+    contact = next((c for cs in reg.contacts.values() for c in cs if c.code == contact_code), None)
+    return lang_of(request, contact.language if contact else "zh")
+
+
+@router.get("/ack/{token}", response_class=HTMLResponse)
+def ack_page(request: Request, token: str, ctx: AppContext = Depends(get_ctx)) -> HTMLResponse:
+    """Shows what will be acknowledged; the POST from this page does it (link previews do not)."""
+    try:
+        claim = ctx.links.verify(token, ctx.now())
+    except AckLinkError as exc:
+        lang = lang_of(request)
+        key = "ack_expired" if exc.reason == "expired" else "ack_bad"
+        return render(request, "ack.html", lang, status=410 if exc.reason == "expired" else 404, stage="error",
+                      message=t(key, lang), alert=None, contact="", location="")
+    lang = _ack_lang(ctx, claim.contact, request)
+    try:
+        alert = ctx.store.get(claim.alert_id)
+    except AlertNotFound:
+        return render(request, "ack.html", lang, status=404, stage="error", message=t("ack_not_found", lang),
+                      alert=None, contact="", location="")
+    reg = ctx.registry.get()
+    return render(request, "ack.html", lang, stage="confirm", message="", alert=alert, contact=claim.contact,
+                  location=reg.location(alert.place), token=token)
+
+
+@router.post("/ack/{token}", response_class=HTMLResponse)
+def ack_submit(request: Request, token: str, ctx: AppContext = Depends(get_ctx)) -> HTMLResponse:
+    try:
+        claim = ctx.links.verify(token, ctx.now())
+    except AckLinkError as exc:
+        lang = lang_of(request)
+        key = "ack_expired" if exc.reason == "expired" else "ack_bad"
+        return render(request, "ack.html", lang, status=410 if exc.reason == "expired" else 404, stage="error",
+                      message=t(key, lang), alert=None, contact="", location="")
+    lang = _ack_lang(ctx, claim.contact, request)
+    result, change = redeem(ctx.db, claim, ctx.registry.get(), ctx.now())
+    ctx.audit(claim.contact, "contact", "alert.acknowledge_link", f"alert {claim.alert_id}", result.value,
+              client_address(request))
+    if change is not None:
+        ctx.changed(change)
+    status = {AckResult.ACKNOWLEDGED: 200, AckResult.ALREADY_USED: 409, AckResult.ALREADY_HANDLED: 200,
+              AckResult.NOT_RESPONSIBLE: 403, AckResult.NOT_FOUND: 404}[result]
+    alert = None
+    try:
+        alert = ctx.store.get(claim.alert_id)
+    except AlertNotFound:
+        pass
+    reg = ctx.registry.get()
+    return render(request, "ack.html", lang, status=status, stage="done" if result is AckResult.ACKNOWLEDGED
+                  else "error", message=t(f"ack_{result.value}" if result is not AckResult.ACKNOWLEDGED
+                                          else "ack_done", lang),
+                  alert=alert, contact=claim.contact, location=reg.location(alert.place) if alert else "")

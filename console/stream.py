@@ -1,0 +1,124 @@
+"""The live stream of alert changes: a hub that fans out to server-sent-event clients.
+
+Changes reach the hub from the engine through MQTT (sw/alerts/v1/event, followed by
+MqttFollower) and from this API directly; a change published here also comes back over
+MQTT and is recognised by its (id, action, at) key so each client sees it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerts.sinks import EVENT_TOPIC
+from broker_config import broker_endpoint
+from shouwang.config import Config
+
+log = logging.getLogger(__name__)
+QUEUE_MAX = 1000
+
+
+class Hub:
+    """Fan-out of change payloads to asyncio subscribers, callable from any thread."""
+
+    def __init__(self) -> None:
+        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._seen: OrderedDict[tuple[Any, Any, Any], None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.published = 0
+
+    def subscribe(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        sub = (asyncio.get_running_loop(), asyncio.Queue(QUEUE_MAX))
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: tuple[asyncio.AbstractEventLoop, asyncio.Queue]) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    def publish(self, payload: dict[str, Any]) -> bool:
+        """Hand a payload to every subscriber; False if it was a repeat."""
+        key = (payload.get("id"), payload.get("action"), payload.get("at"))
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            if len(self._seen) > 10_000:
+                self._seen.popitem(last=False)
+            subs = list(self._subs)
+            self.published += 1
+        for loop, q in subs:
+            try:
+                loop.call_soon_threadsafe(_put, q, payload)
+            except RuntimeError:  # that client's loop has closed; it unsubscribes on its way out
+                pass
+        return True
+
+
+def _put(q: asyncio.Queue, payload: dict[str, Any]) -> None:
+    if q.full():  # a client that does not read: drop its oldest, it reloads on reconnect anyway
+        q.get_nowait()
+    q.put_nowait(payload)
+
+
+class MqttFollower:
+    """Subscribes to the engine's alert events and feeds the hub; also publishes this API's changes."""
+
+    def __init__(self, cfg: Config, hub: Hub) -> None:
+        self.hub = hub
+        self.connected = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.api.client_id, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
+        self.host, self.port, tls = broker_endpoint(cfg)
+        if tls:
+            ca = cfg.broker.ca_file or (cfg.state_path / "broker" / "tls" / "ca.crt")
+            self.client.tls_set(ca_certs=str(ca))
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            log.error("broker refused the API's connection: %s", reason_code)
+            return
+        client.subscribe(EVENT_TOPIC, qos=1)
+        self.connected.set()
+        log.info("following %s", EVENT_TOPIC)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self.connected.clear()
+        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        try:
+            payload = json.loads(msg.payload)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("ignored an undecodable alert event (%d bytes)", len(msg.payload))
+            return
+        if isinstance(payload, dict) and "id" in payload:
+            self.hub.publish(payload)
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def start(self) -> MqttFollower:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
