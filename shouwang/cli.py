@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--rotate", action="store_true", help="replace an existing password")
     add.set_defaults(func=_cmd_broker_add_gateway)
     agent = sub.add_parser("agent", help="run the edge agent on a gateway")
-    agent.add_argument("--config", dest="agent_config", type=Path, required=True,
+    agent.add_argument("--config", dest="agent_config", type=Path, required=True, metavar="FILE",
                        help="the agent's TOML file, e.g. /etc/shouwang/agent.toml")
     agent.set_defaults(func=_cmd_agent, own_config=True)
     from firmware_sim.cli import add_sim_commands  # `shouwang sim ...` (docs/simulator.md)
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _agent_main(argv: list[str]) -> int:
     """`shouwang agent ...` without building the other subcommands (their imports would cost a gateway ~20 MB)."""
     p = argparse.ArgumentParser(prog="shouwang agent", description="run the edge agent on a gateway")
-    p.add_argument("--config", dest="agent_config", type=Path, required=True,
+    p.add_argument("--config", dest="agent_config", type=Path, required=True, metavar="FILE",
                    help="the agent's TOML file, e.g. /etc/shouwang/agent.toml")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
