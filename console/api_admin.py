@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import select
 
-from alerts.csvio import import_rows, read_rows
+from alerts.csvio import RegistryFileError, import_rows, read_rows
 from alerts.registry import set_away
 from alerts.types import Level
 from console.api_auth import user_out
@@ -40,7 +40,10 @@ def nodes(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff),
 @router.post("/registry/import", response_model=ImportOut, summary="import registry rows (CSV) under your street")
 def registry_import(body: ImportIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin)) -> ImportOut:
     reg = ctx.registry.get()
-    rows, errors, _, _ = read_rows(body.csv, "<api>")
+    try:
+        rows, errors, _, _ = read_rows(body.csv, "<api>")
+    except RegistryFileError as exc:
+        raise HTTPException(422, f"csv: {exc}") from None
     if errors:
         return ImportOut(rows=len(rows) + len({e.row for e in errors}), created=0, updated=0,
                          errors=[str(e) for e in errors], dry_run=True)
