@@ -42,6 +42,38 @@ def registry_import(cfg: Config, path: Path, *, dry_run: bool = False, strict: b
     return 1 if report.errors else 0
 
 
+def registry_import_scenario(cfg: Config, name: str) -> int:
+    """Import a simulator scenario's community (places, devices, contacts) as the registry."""
+    from alerts.csvio import import_rows
+    from alerts.scenario_registry import registry_csv
+    from firmware_sim.scenario.load import load_scenario
+
+    with Database.from_config(cfg) as db:
+        report = import_rows(db, registry_csv(load_scenario(name)), f"scenario {name}")
+    for err in report.errors:
+        print(f"scenario {name}: {err}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+def seed_registry_from_scenario(cfg: Config, name: str) -> bool:
+    """Fill an empty registry from the scenario `shouwang up` simulates; True if it did."""
+    from sqlalchemy import func, select
+
+    from alerts.csvio import import_rows
+    from alerts.scenario_registry import registry_csv
+    from alerts.tables import Node
+    from firmware_sim.scenario.load import load_scenario
+
+    with Database.from_config(cfg) as db:
+        with db.session() as s:
+            if s.scalar(select(func.count()).select_from(Node)):
+                return False
+        report = import_rows(db, registry_csv(load_scenario(name)), f"scenario {name}")
+    log.info("empty registry seeded from scenario %s: %s", name, report.summary())
+    return True
+
+
 def registry_export(cfg: Config, path: Path) -> int:
     from alerts.csvio import export_file
 
@@ -195,6 +227,9 @@ def add_alert_commands(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
     imp.add_argument("--strict", action="store_true", help="import nothing if any row is bad")
     imp.set_defaults(func=lambda cfg, a: registry_import(cfg, a.file, dry_run=a.dry_run, strict=a.strict))
+    sc = rsub.add_parser("import-scenario", help="import a simulator scenario's community (demo, typhoon, ...)")
+    sc.add_argument("scenario")
+    sc.set_defaults(func=lambda cfg, a: registry_import_scenario(cfg, a.scenario))
     exp = rsub.add_parser("export", help="write the registry as CSV (re-importable)")
     exp.add_argument("file", type=Path)
     exp.set_defaults(func=lambda cfg, a: registry_export(cfg, a.file))

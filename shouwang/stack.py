@@ -118,6 +118,11 @@ class Stack:
         self._start(service_process(cfg, "ingest", ["ingest"], self.config_file, ready=ingest_subscribed(cfg)))
         from alerts.service import subscribed_check  # the rules engine (docs/alerts.md)
 
+        if self.sim_runs():
+            from alerts.commands import seed_registry_from_scenario  # demo places and people, if none yet
+
+            seed_registry_from_scenario(cfg, cfg.sim.scenario)
+
         alerts_log = cfg.state_path / "logs" / "alerts.log"
         self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log)))
         if self.sim_runs():

@@ -38,14 +38,13 @@ class Routine:
         r.peak[have], r.count[have] = self.peak[order[have]], self.count[order[have]]
         return r
 
-    def learn(self, rows: np.ndarray, daytype: int, slot: int, gap_min: np.ndarray) -> None:
-        """Fold one sample of the gap (minutes) into the slot's decaying maximum for `rows`."""
-        if len(rows) == 0:
-            return
-        cur = self.peak[rows, daytype, slot] * np.float32(DECAY_PER_SAMPLE)
-        self.peak[rows, daytype, slot] = np.maximum(cur, gap_min.astype(np.float32))
-        self.count[rows, daytype, slot] = np.minimum(self.count[rows, daytype, slot].astype(np.int16) + 1,
-                                                     255).astype(np.uint8)
+    def learn_day(self, clean: np.ndarray, daytype: int, gaps: np.ndarray) -> None:
+        """Fold a whole day of gap notes [households, slots] (NaN = none) in at once, for `clean` rows."""
+        have = clean[:, None] & ~np.isnan(gaps)
+        peak = self.peak[:, daytype, :]
+        np.copyto(peak, np.maximum(peak * np.float32(DECAY_PER_SAMPLE), np.nan_to_num(gaps, nan=0.0)), where=have)
+        count = self.count[:, daytype, :]
+        np.copyto(count, np.minimum(count.astype(np.int16) + 1, 255).astype(np.uint8), where=have)
 
     def threshold_min(self, daytype: int, slot: int, factor: float, margin_min: float, floor_min: float,
                       min_days: int) -> np.ndarray:

@@ -237,11 +237,7 @@ class WaterRule(BaseRule):
 
     def _commit_day(self) -> None:
         if self._pending_daytype is not None:
-            clean = ~self.alerted_today
-            for slot in range(SLOTS):
-                col = self.pending[:, slot]
-                rows = np.flatnonzero(clean & ~np.isnan(col))
-                self.routine.learn(rows, self._pending_daytype, slot, col[rows])
+            self.routine.learn_day(~self.alerted_today, self._pending_daytype, self.pending)
         self.pending[:] = np.nan
         self.alerted_today[:] = False
 
