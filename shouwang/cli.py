@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dashboards.commands import add_dashboard_commands  # `shouwang dashboards ...` (docs/dashboards.md)
 
     add_dashboard_commands(sub)
+    from console.commands import add_api_commands  # `shouwang api` and its accounts (docs/console.md)
+
+    add_api_commands(sub)
     return p
 
 

@@ -1,0 +1,80 @@
+"""Demo data for `shouwang up`: the demo scenario's registry and one account per role (dev mode only)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from alerts.db import Database
+from alerts.registry import load_snapshot
+from alerts.types import Level, Role
+from console.auth import AccountError, create_user, list_users
+from console.scope import UserRole
+from shouwang.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    username: str
+    role: UserRole
+    scope: str
+
+
+def import_scenario_registry(cfg: Config, db: Database) -> int:
+    """Import the configured scenario's community into an empty registry; rows imported (0 if not empty)."""
+    from alerts.csvio import import_rows
+    from alerts.scenario_registry import registry_csv
+    from firmware_sim.scenario import load_scenario
+
+    if load_snapshot(db).nodes:
+        return 0
+    report = import_rows(db, registry_csv(load_scenario(cfg.sim.scenario)), f"scenario {cfg.sim.scenario}")
+    for err in report.errors[:10]:
+        log.warning("demo registry: %s", err)
+    log.info("demo registry from scenario %s: %s", cfg.sim.scenario, report.summary())
+    return report.created
+
+
+def demo_accounts(cfg: Config, db: Database, now: int) -> list[DemoAccount]:
+    """Create (if missing) admin, staff, grid, tech and family accounts for the registry's first places."""
+    reg = load_snapshot(db)
+    first = {lv: sorted(c for c, n in reg.nodes.items() if n.level is lv) for lv in
+             (Level.STREET, Level.COMMUNITY, Level.GRID)}
+    families = sorted(c for cs in reg.contacts.values() for c in cs if c.role is Role.FAMILY)
+    buttons = {d.place for d in reg.devices.values() if d.kind == "call_button"}
+    fam = next((c for c in sorted(families, key=lambda c: (c.place not in buttons, c.code))), None)
+    wanted = []
+    if first[Level.STREET]:
+        wanted.append(DemoAccount("admin", UserRole.STREET_ADMIN, first[Level.STREET][0]))
+    if first[Level.COMMUNITY]:
+        wanted.append(DemoAccount("staff", UserRole.COMMUNITY_STAFF, first[Level.COMMUNITY][0]))
+        wanted.append(DemoAccount("tech", UserRole.TECHNICIAN, first[Level.COMMUNITY][0]))
+    grid = reg.ancestor(fam.place, Level.GRID) if fam else (first[Level.GRID] or [None])[0]
+    if grid:
+        wanted.append(DemoAccount("grid", UserRole.GRID_WORKER, grid))
+    if fam is not None:
+        wanted.append(DemoAccount("family", UserRole.FAMILY, fam.place))
+    existing = {u.username for u, _ in list_users(db)}
+    password = cfg.api.demo_password.get_secret_value()
+    for acc in wanted:
+        if acc.username in existing:
+            continue
+        try:
+            create_user(db, reg, acc.username, password, acc.role, [acc.scope],
+                        contact=fam.code if acc.role is UserRole.FAMILY and fam else None,
+                        display_name=f"demo {acc.username}", language="zh", now=now)
+        except AccountError as exc:
+            log.warning("demo account %s not created: %s", acc.username, exc)
+    return wanted
+
+
+def seed_demo(cfg: Config, now: int) -> list[DemoAccount]:
+    """What `shouwang up` does before the engine starts; demo accounts only in dev mode."""
+    with Database.from_config(cfg) as db:
+        if cfg.sim.enabled:
+            import_scenario_registry(cfg, db)
+        if cfg.mode != "dev" or not cfg.api.demo_accounts:
+            return []
+        return demo_accounts(cfg, db, now)
