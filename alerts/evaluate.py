@@ -122,8 +122,9 @@ class Report:
         if self.monitored:
             base = self.baseline_false_alarms / max(hm, 1e-9)
             ours = self.false_alarm_rates.get("water_inactivity", 0.0)
+            ratio = ours / base if base else 0
             out += ["", f"water inactivity false alarms per household-month: {ours:.3f} here vs {base:.3f} for a fixed "
-                        f"8 h timer on the same traffic (Sakaki town reported 1.6); ratio {ours / base if base else 0:.2f}"]
+                        f"8 h timer on the same traffic (Sakaki town reported 1.6); ratio {ratio:.2f}"]
         if self.river_rise_leads_min:
             out.append("rate-of-rise warning lead before the warning level (min): " +
                        ", ".join(f"{x:.0f}" for x in self.river_rise_leads_min))

@@ -70,8 +70,8 @@ class CameraRule(BaseRule):
             return [Raise(Rule.CAMERA_INTRUSION, zone, Severity.WARNING, zone, episode,
                           f"{typ.replace('_', ' ')} by {msg.device} in zone {zone}", details, msg.ts)]
         # two cameras or two zones agree: a real person far more likely than a cat or a shadow
-        confirmed = f"{typ.replace('_', ' ')} in zone {zone} confirmed by {len({o[1] for o in others} | {msg.device})} " \
-                    f"cameras / {len({o[2] for o in others} | {zone})} zones"
+        cams, zones = {o[1] for o in others} | {msg.device}, {o[2] for o in others} | {zone}
+        confirmed = f"{typ.replace('_', ' ')} in zone {zone} confirmed by {len(cams)} cameras / {len(zones)} zones"
         out: list[Action] = [Raise(Rule.CAMERA_INTRUSION, zone, Severity.MAJOR, zone, episode, confirmed,
                                    {**details, "confirmed": True}, msg.ts)]
         for ts, cam, z, ep in others:

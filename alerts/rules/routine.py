@@ -4,9 +4,10 @@ Every half hour (a slot), for every household at once, the time since its last w
 is sampled. Per (household, weekday or weekend, slot) the rule keeps a decaying maximum of
 those gaps: the longest gap seen at that time of day lately (it loses 3 % a day, so a
 one-off long gap fades over a few weeks). The learned threshold is factor x that maximum
-+ margin, never below a floor, and dilated over the two hours before (see threshold_min). A maximum, not mean + k x std: gaps since the last use are
-far from normal (a night-time toilet visit or an afternoon nap makes them bimodal), and a
-mean-and-spread threshold alarmed on ordinary mornings in the evaluation.
++ margin, never below a floor, and dilated over the two hours before (see threshold_min).
+A maximum, not mean + k x std: gaps since the last use are far from normal (a night-time
+toilet visit or an afternoon nap makes them bimodal), and a mean-and-spread threshold
+alarmed on ordinary mornings in the evaluation.
 Storage: float32 + uint8 [households, 2, 48], about 480 bytes a household.
 """
 

@@ -89,7 +89,8 @@ def test_full_lifecycle_with_audit_and_timings(db: Database) -> None:
     with pytest.raises(AlertNotFound):
         st.acknowledge(999_999, "x", "cli", T0)
     # the subject is free again: a new press opens a new alert
-    assert st.raise_alert(press(episode="p9"), grid="gr-01", now=T0 + 900_000, next_escalation_at=None).action == "opened"
+    again = st.raise_alert(press(episode="p9"), grid="gr-01", now=T0 + 900_000, next_escalation_at=None)
+    assert again.action == "opened"
     stats = {s.rule: s for s in st.stats()}
     assert stats["call_button"].alerts == 2 and stats["call_button"].tta_median_s == 40
     assert stats["call_button"].ttr_p95_s == 600
@@ -100,7 +101,8 @@ def test_cancel_within_window_is_a_false_alarm(db: Database) -> None:
     st.raise_alert(press(), grid="", now=T0, next_escalation_at=T0 + 300_000)
     late = st.raise_alert(press("hh-2"), grid="", now=T0, next_escalation_at=None).alert
     ch = st.cancel(Rule.CALL_BUTTON, "hh-0001", 120, T0 + 30_000)
-    assert ch.action == "false_alarm" and ch.alert.outcome is Outcome.FALSE_ALARM and ch.alert.state is AlertState.CLOSED
+    assert ch.action == "false_alarm" and ch.alert.outcome is Outcome.FALSE_ALARM
+    assert ch.alert.state is AlertState.CLOSED
     kept = st.cancel(Rule.CALL_BUTTON, "hh-2", 120, T0 + 500_000)
     assert kept.action == "cancel_late" and st.get(late.id).state is AlertState.OPEN
     assert st.cancel(Rule.CALL_BUTTON, "hh-unknown", 120, T0) is None
