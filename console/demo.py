@@ -1,4 +1,4 @@
-"""Demo data for `shouwang up`: the demo scenario's registry and one account per role (dev mode only)."""
+"""Demo accounts for `shouwang up`: one per role over the seeded demo registry (dev mode only)."""
 
 from __future__ import annotations
 
@@ -22,27 +22,12 @@ class DemoAccount:
     scope: str
 
 
-def import_scenario_registry(cfg: Config, db: Database) -> int:
-    """Import the configured scenario's community into an empty registry; rows imported (0 if not empty)."""
-    from alerts.csvio import import_rows
-    from alerts.scenario_registry import registry_csv
-    from firmware_sim.scenario import load_scenario
-
-    if load_snapshot(db).nodes:
-        return 0
-    report = import_rows(db, registry_csv(load_scenario(cfg.sim.scenario)), f"scenario {cfg.sim.scenario}")
-    for err in report.errors[:10]:
-        log.warning("demo registry: %s", err)
-    log.info("demo registry from scenario %s: %s", cfg.sim.scenario, report.summary())
-    return report.created
-
-
 def demo_accounts(cfg: Config, db: Database, now: int) -> list[DemoAccount]:
     """Create (if missing) admin, staff, grid, tech and family accounts for the registry's first places."""
     reg = load_snapshot(db)
     first = {lv: sorted(c for c, n in reg.nodes.items() if n.level is lv) for lv in
              (Level.STREET, Level.COMMUNITY, Level.GRID)}
-    families = sorted(c for cs in reg.contacts.values() for c in cs if c.role is Role.FAMILY)
+    families = [c for cs in reg.contacts.values() for c in cs if c.role is Role.FAMILY]
     buttons = {d.place for d in reg.devices.values() if d.kind == "call_button"}
     fam = next((c for c in sorted(families, key=lambda c: (c.place not in buttons, c.code))), None)
     wanted = []
@@ -71,10 +56,8 @@ def demo_accounts(cfg: Config, db: Database, now: int) -> list[DemoAccount]:
 
 
 def seed_demo(cfg: Config, now: int) -> list[DemoAccount]:
-    """What `shouwang up` does before the engine starts; demo accounts only in dev mode."""
+    """What `shouwang up` does once the registry is seeded: demo accounts, in dev mode only."""
+    if cfg.mode != "dev" or not cfg.api.demo_accounts:
+        return []
     with Database.from_config(cfg) as db:
-        if cfg.sim.enabled:
-            import_scenario_registry(cfg, db)
-        if cfg.mode != "dev" or not cfg.api.demo_accounts:
-            return []
         return demo_accounts(cfg, db, now)

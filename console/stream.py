@@ -79,6 +79,7 @@ class MqttFollower:
     def __init__(self, cfg: Config, hub: Hub) -> None:
         self.hub = hub
         self.connected = threading.Event()
+        self.stopping = False
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.api.client_id, protocol=mqtt.MQTTv5)
         self.client.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
         self.host, self.port, tls = broker_endpoint(cfg)
@@ -100,7 +101,8 @@ class MqttFollower:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self.connected.clear()
-        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+        if not self.stopping:
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         try:
@@ -120,5 +122,6 @@ class MqttFollower:
         return self
 
     def stop(self) -> None:
+        self.stopping = True
         self.client.disconnect()
         self.client.loop_stop()

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +96,7 @@ class Stack:
         self.children: list[ChildProcess] = []
         self.stop_event = threading.Event()
         self.lock = StateLock(cfg.state_path)
+        self.demo_accounts: list = []
 
     def start(self) -> None:
         cfg = self.cfg
@@ -125,6 +127,12 @@ class Stack:
 
         alerts_log = cfg.state_path / "logs" / "alerts.log"
         self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log)))
+        from console.demo import seed_demo  # the web API and console (docs/console.md)
+        from shouwang.procs import port_open
+
+        self.demo_accounts = seed_demo(cfg, int(time.time() * 1000))
+        self._start(service_process(cfg, "api", ["api"], self.config_file,
+                                    ready=lambda: port_open(cfg.api.host, cfg.api.port)))
         if self.sim_runs():
             self._start(service_process(cfg, "sim", ["sim", "run", cfg.sim.scenario, "--speed", f"{cfg.sim.speed:g}",
                                                      "--follow", "--no-progress"], self.config_file))
@@ -165,6 +173,12 @@ class Stack:
             lines.append(f"  ingest        metrics at http://{self.cfg.ingest.metrics_host}:{self.cfg.ingest.metrics_port}/metrics")
         for gw, path in self.creds.items():
             lines.append(f"  gateway {gw}  credentials in {path}")
+        if any(c.name == "api" for c in self.children):
+            lines.append(f"  console       {self.cfg.api.base_url}/")
+            if self.demo_accounts:
+                names = ", ".join(a.username for a in self.demo_accounts)
+                lines.append(f"                log in as staff / {self.cfg.api.demo_password.get_secret_value()}   "
+                             f"(same password: {names})")
         if any(c.name == "sim" for c in self.children):
             lines.append(f"  simulator     scenario {self.cfg.sim.scenario} at {self.cfg.sim.speed:g}x until it "
                          "reaches now, then live (sim.enabled = false turns it off)")

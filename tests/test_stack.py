@@ -25,7 +25,8 @@ def _children(pid: int) -> list[int]:
 def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
     cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state",
                             broker={"port": free_port()}, influx={"port": free_port_pair()},
-                            ingest={"metrics_port": free_port(), "flush_interval_ms": 100})
+                            ingest={"metrics_port": free_port(), "flush_interval_ms": 100},
+                            api={"port": free_port()})
     cfg = load_config(cfg_file, env={})
     log = open(tmp_path / "up.out", "w+")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
@@ -38,7 +39,8 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
         assert str(cred_file) in banner
         assert f"mqtt://127.0.0.1:{cfg.broker.port}" in banner
         children = _children(up.pid)
-        assert len(children) == 5  # mosquitto, influxd, ingest, alerts, sim (the demo scenario's devices)
+        assert len(children) == 6  # mosquitto, influxd, ingest, alerts, api, sim (the demo scenario's devices)
+        assert f"console       http://127.0.0.1:{cfg.api.port}/" in banner and "log in as staff / " in banner
 
         # a second `up` on the same state says so and leaves the first alone
         second = subprocess.run([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"],
@@ -88,7 +90,8 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
                             influx={"url": services.cfg.influx.base_url, "database": "external_db"},
                             ingest={"metrics_port": free_port(), "client_id": "ingest-external",
                                     "share_group": "external", "session_expiry_s": 10},
-                            alerts={"client_id": "alerts-external", "session_expiry_s": 10})
+                            alerts={"client_id": "alerts-external", "session_expiry_s": 10},
+                            api={"port": free_port(), "client_id": "api-external"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     with open(tmp_path / "up.out", "w+") as log:
         up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
@@ -96,9 +99,9 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
         try:
             wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
             children = _children(up.pid)
-            assert len(children) == 2  # only ingest and alerts
+            assert len(children) == 3  # only ingest, alerts and api
             assert sorted(Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")[-2] for c in children) == [
-                b"alerts", b"ingest"]
+                b"alerts", b"api", b"ingest"]
             gw = services.gateway("gw-b")
             ts = now_ms() - 1000
             topic, body = reading("gw-b", "ext-meter", ts, 1, 7.0)
@@ -126,7 +129,8 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
 def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
     """SIGKILL of `up` (OOM killer, kill -9) must not leave an orphan broker holding the port."""
     cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", broker={"port": free_port()},
-                            influx={"port": free_port_pair()}, ingest={"metrics_port": free_port()})
+                            influx={"port": free_port_pair()}, ingest={"metrics_port": free_port()},
+                            api={"port": free_port()})
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     with open(tmp_path / "up.out", "w+") as log:
         up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
@@ -134,7 +138,7 @@ def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
         try:
             wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
             children = _children(up.pid)
-            assert len(children) == 5  # mosquitto, influxd, ingest, alerts, sim
+            assert len(children) == 6  # mosquitto, influxd, ingest, alerts, api, sim
             up.kill()
             up.wait()
             wait_for(lambda: not [p for p in children if os.path.exists(f"/proc/{p}")], timeout=30,
