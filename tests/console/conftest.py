@@ -122,3 +122,104 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
 @pytest.fixture
 def sqlite_site(tmp_path: Path) -> Iterator[Site]:
     yield from make_site(f"sqlite:///{tmp_path / 'alerts.db'}", tmp_path)
+
+
+# --- the live stack: real Mosquitto and influxd (services), `shouwang alerts` and `shouwang api` children ---------
+
+
+@dataclass
+class LiveStack:
+    cfg: Config
+    url: str
+    uid: str
+    http: object  # tests.notify.receivers.HttpReceiver
+    smtp: object
+    alerts: object  # ChildProcess
+    api: object
+    services: object
+
+    def device(self, name: str) -> str:
+        return f"{name}-{self.uid}"
+
+    def token(self, user: str) -> str:
+        import httpx
+
+        r = httpx.post(f"{self.url}/api/login", json={"username": user, "password": PASSWORD}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+    def press(self, button: str = "btn-0001", action: str = "press", gateway: str = "gw-a") -> int:
+        """Publish a call-button event as the gateway; returns the ts used."""
+        import time
+
+        from wire import Message, encode
+        from wire.models import Channel, Kind
+
+        ts = time.time_ns() // 1_000_000
+        topic, body = encode(Message(gateway, self.device(button), Channel.EVENT, Kind.CALL_BUTTON, ts, ts % 10**9,
+                                     {"action": action}))
+        gw = self.services.gateway(gateway)
+        try:
+            gw.wait_acked([gw.publish(topic, body)])
+        finally:
+            gw.stop()
+        return ts
+
+
+@pytest.fixture(scope="module")
+def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:  # noqa: ANN001
+    import os
+    import sys
+    import uuid
+
+    from alerts.service import subscribed_check
+    from shouwang.config import load_config
+    from shouwang.procs import ChildProcess, free_port, port_open
+    from tests.conftest import write_config
+    from tests.notify.receivers import HttpReceiver, SmtpReceiver
+
+    uid = uuid.uuid4().hex[:6]
+    tmp = tmp_path_factory.mktemp("live")
+    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
+    api_port = free_port()
+    relay = {"wecombot": f"http://127.0.0.1:{http.port}/cgi-bin/webhook/send?key={{key}}",
+             "dingtalk": f"http://127.0.0.1:{http.port}/robot/send?access_token={{token}}",
+             "feishu": f"http://127.0.0.1:{http.port}/open-apis/bot/v2/hook/{{token}}/"}
+    cfg_file = write_config(tmp / "live.toml", tmp / "state", broker={"port": services.port},
+                            influx={"port": services.cfg.influx.port},
+                            alerts={"client_id": f"alerts-{uid}", "tick_s": 0.2},
+                            api={"port": api_port, "client_id": f"api-{uid}", "public_url": f"http://127.0.0.1:{api_port}",
+                                 "secret_key": "s" * 40},
+                            notify={"enabled": True, "retry_base_s": 0.2})
+    with open(cfg_file, "a") as fh:  # a nested table: write_config writes flat sections only
+        fh.write("[notify.relay]\n" + "".join(f'{k} = "{v}"\n' for k, v in relay.items()))
+    cfg = load_config(cfg_file, env={})
+    db = Database.from_config(cfg)
+    try:
+        assert import_rows(db, registry_csv(http.port, smtp.port, suffix=f"-{uid}")).errors == []
+        reg = load_snapshot(db)
+        if not _HASH:
+            _HASH.append(hash_password(PASSWORD))
+        for name, (role, scopes, contact) in USERS.items():
+            create_user(db, reg, name, PASSWORD, role, scopes, contact=contact, display_name=name.upper(),
+                        language="en" if name in ("gw2", "fam2") else "zh", now=0, password_hash=_HASH[0])
+    finally:
+        db.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
+    env["SHOUWANG_CONFIG"] = str(cfg_file)
+    logs = cfg.state_path / "logs"
+    alerts = ChildProcess("alerts", [sys.executable, "-m", "shouwang", "alerts"], logs / "alerts.log",
+                          ready=subscribed_check(logs / "alerts.log"), env=env)
+    api = ChildProcess("api", [sys.executable, "-m", "shouwang", "api"], logs / "api.log",
+                       ready=lambda: port_open("127.0.0.1", api_port), env=env)
+    alerts.start(timeout=60)
+    try:
+        api.start(timeout=60)
+        try:
+            yield LiveStack(cfg, f"http://127.0.0.1:{api_port}", uid, http, smtp, alerts, api, services)
+        finally:
+            api.stop()
+    finally:
+        alerts.stop()
+        http.stop()
+        smtp.stop()
