@@ -223,3 +223,23 @@ def test_ack_link_in_message_is_bound_to_alert_and_contact(setup: Setup, http_re
     assert (claim.alert_id, claim.contact) == (alert.id, "c-fam1")
     assert parse_qs(urlsplit(link).query) == {}
     assert json.dumps(fam, ensure_ascii=False).count("/ack/") == 1
+
+
+def test_dev_mode_records_but_never_pushes(notify_db: Database, tmp_path: Path, http_receiver: HttpReceiver) -> None:
+    cfg = make_config(tmp_path / "state", http_receiver.port, notify={"enabled": None})
+    assert cfg.mode == "dev"
+    clock = ManualClock(MONDAY_8AM)
+    notifier = ChannelNotifier(notify_db, cfg, clock)
+    try:
+        engine = Engine(cfg.alerts, notify_db, clock, notifier=notifier)
+        notifier.bind_registry(engine.registry)
+        engine.handle(Message("gw-a", "btn-0001", Channel.EVENT, Kind.CALL_BUTTON, clock.now_ms(), 1,
+                              {"action": "press"}))
+        assert notifier.flush(5)
+        [alert] = AlertStore(notify_db).active(Rule.CALL_BUTTON)
+        report = delivery_report(notify_db, alert.id)
+        assert {d["status"] for d in report} == {"recorded"} and len(report) == 2
+        assert "hh-0001" in report[0]["title"]
+        assert http_receiver.received == []
+    finally:
+        notifier.close()
