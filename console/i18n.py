@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.notify import RULE_TITLES, SEVERITY_WORDS
-from alerts.notify.templates import STATE_WORDS
+from alerts.notify.templates import ROLE_WORDS, STATE_WORDS
 
 LANGS = ("zh", "en")
 
@@ -65,4 +65,5 @@ def js_strings(lang: str) -> dict[str, object]:
             "rules": {r.value: v[i] for r, v in RULE_TITLES.items()},
             "severity": {s.value: v[i] for s, v in SEVERITY_WORDS.items()},
             "state": {s.value: v[i] for s, v in STATE_WORDS.items()},
+            "roles": {r.value: v[i] for r, v in ROLE_WORDS.items()},
             "lang": lang}

@@ -227,12 +227,14 @@
     if (!code) return;
     async function load() {
       const h = await api("GET", `/api/households/${encodeURIComponent(code)}`);
-      box.replaceChildren(el("h1", {}, `${T.household} ${h.code}`), el("p", {}, h.location),
+      box.replaceChildren(...[el("h1", {}, `${T.household} ${h.code}`), el("p", {}, h.location),
         el("p", {class: "big-fact"}, `${T.last_use}: `, el("b", {id: "last-use"},
           h.last_water_use ? `${fmtTime(h.last_water_use)} (${ago(h.last_water_use)})` : "–")),
         el("p", {class: "muted"}, `${T.last_reading}: ${h.last_reading ? fmtTime(h.last_reading) : "–"}`),
         h.away_until ? el("p", {}, `${T.away}: ${h.away_until}`) : null,
-        el("p", {class: "muted"}, `${T.contacts}: ` + h.contacts.map(c => `${c.name || c.code} (${c.role})`).join(", ")));
+        el("p", {class: "muted"}, `${T.contacts}: ` +
+          h.contacts.map(c => `${c.name || c.code} (${(SW.roles || {})[c.role] || c.role})`).join(", "))]
+        .filter(x => x !== null));
       const list = document.getElementById("alerts");
       list.replaceChildren();
       for (const a of h.open_alerts.reverse()) update(a);
