@@ -223,3 +223,20 @@ def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSta
         alerts.stop()
         http.stop()
         smtp.stop()
+        clear_retained_alerts(services)
+
+
+def clear_retained_alerts(services) -> None:  # noqa: ANN001
+    """Empty the retained sw/alerts/v1/active/... states left on the shared broker (other tests reuse alert ids)."""
+    import time
+
+    peer = services.service_peer()
+    try:
+        peer.client.subscribe("sw/alerts/v1/active/#", qos=1)
+        time.sleep(0.5)  # retained messages arrive right after the subscription
+        topics = {m.topic for m in peer.messages if m.retain and m.payload}
+        mids = [peer.publish(t, b"", retain=True) for t in sorted(topics)]
+        if mids:
+            peer.wait_acked(mids)
+    finally:
+        peer.stop()
