@@ -24,10 +24,8 @@ import argparse
 import csv
 import io
 import json
-import queue
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import threading

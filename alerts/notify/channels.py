@@ -85,7 +85,7 @@ def apply_relays(relays: dict[str, str]) -> None:
 
     for scheme, template in relays.items():
         module, cls = RELAY_PLUGINS[scheme]
-        setattr(getattr(importlib.import_module(module), cls), "notify_url", template)
+        getattr(importlib.import_module(module), cls).notify_url = template
         log.info("%s messages go through the configured relay", scheme)
 
 
