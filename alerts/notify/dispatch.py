@@ -77,6 +77,9 @@ class ChannelNotifier:
         self.tz = ZoneInfo(cfg.alerts.timezone)
         self.deliver = self.ncfg.enabled if self.ncfg.enabled is not None else cfg.mode == "prod"
         self.base_url = cfg.api.base_url
+        if self.deliver and not cfg.api.public_url:
+            log.warning("api.public_url is not set: links in messages point at %s, which phones cannot reach",
+                        self.base_url)
         self.links = AckLinks(cfg.api.secret_key.get_secret_value(), self.base_url,
                               int(self.ncfg.ack_link_ttl_h * 3_600_000))
         if self.ncfg.relay:
