@@ -243,3 +243,22 @@ def test_dev_mode_records_but_never_pushes(notify_db: Database, tmp_path: Path, 
         assert http_receiver.received == []
     finally:
         notifier.close()
+
+
+def test_wecom_and_feishu_bot_formats(setup: Setup, http_receiver: HttpReceiver) -> None:
+    setup.press("btn-0003")  # grid 2: grid worker on WeCom (English), family on Feishu
+    wecom = http_receiver.wait(lambda rs: [r for r in rs if r.path == "/cgi-bin/webhook/send?key=KEYGW2"])[0]
+    body = wecom.json()
+    assert wecom.headers["content-type"].startswith("application/json")
+    assert body["msgtype"] == "text"
+    text = body["text"]["content"]
+    assert text.startswith("[CRITICAL] Call button pressed — hh-0003")
+    assert "Household/place: hh-0003 (Qianjin Street / Riverside Community / Grid 2 / Building 7 / Room 101)" in text
+    assert "I'm on it (tap to acknowledge): http://console.test/ack/" in text
+    feishu = http_receiver.wait(lambda rs: [r for r in rs if r.path == "/open-apis/bot/v2/hook/TOKF3/"])[0].json()
+    assert feishu["msg_type"] == "text" and "一键呼叫" in feishu["content"]["text"]
+    assert "住户/地点：hh-0003" in feishu["content"]["text"]
+    # nobody of grid 1 heard about it
+    assert setup.notifier.flush(5)
+    assert not http_receiver.on("/hook/c-gw1") and not [r for r in http_receiver.received
+                                                        if r.path == "/" and r.json().get("topic") == "fam1"]
