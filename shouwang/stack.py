@@ -24,7 +24,7 @@ from broker_config import add_gateway, broker_endpoint
 from shouwang.config import Config
 from shouwang.errors import AlreadyRunning
 from shouwang.influx import InfluxClient
-from shouwang.procs import ChildProcess
+from shouwang.procs import ChildProcess, port_open
 from shouwang.services import influxd_process, mosquitto_process
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class Stack:
         self.stop_event = threading.Event()
         self.lock = StateLock(cfg.state_path)
         self.demo_accounts: list = []
+        self._sim_gateways: tuple[str, ...] | None = None
 
     def start(self) -> None:
         cfg = self.cfg
@@ -120,7 +121,8 @@ class Stack:
         self._start(service_process(cfg, "ingest", ["ingest"], self.config_file, ready=ingest_subscribed(cfg)))
         from alerts.service import subscribed_check  # the rules engine (docs/alerts.md)
 
-        if self.sim_runs():
+        sim_runs = self.sim_runs()
+        if sim_runs:
             from alerts.commands import seed_registry_from_scenario  # demo places and people, if none yet
 
             seed_registry_from_scenario(cfg, cfg.sim.scenario)
@@ -128,12 +130,11 @@ class Stack:
         alerts_log = cfg.state_path / "logs" / "alerts.log"
         self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log)))
         from console.demo import seed_demo  # the web API and console (docs/console.md)
-        from shouwang.procs import port_open
 
         self.demo_accounts = seed_demo(cfg, int(time.time() * 1000))
         self._start(service_process(cfg, "api", ["api"], self.config_file,
                                     ready=lambda: port_open(cfg.api.host, cfg.api.port)))
-        if self.sim_runs():
+        if sim_runs:
             self._start(service_process(cfg, "sim", ["sim", "run", cfg.sim.scenario, "--speed", f"{cfg.sim.speed:g}",
                                                      "--follow", "--no-progress"], self.config_file))
 
@@ -141,9 +142,11 @@ class Stack:
         """Gateways of the configured scenario (checked now, so a bad scenario stops `up` with its line)."""
         if not self.cfg.sim.enabled:
             return ()
-        from firmware_sim.scenario import load_scenario
+        if self._sim_gateways is None:
+            from firmware_sim.scenario import load_scenario
 
-        return load_scenario(self.cfg.sim.scenario).gateways
+            self._sim_gateways = load_scenario(self.cfg.sim.scenario).gateways
+        return self._sim_gateways
 
     def sim_runs(self) -> bool:
         """The simulator runs when enabled and every gateway it publishes as has credentials here."""
