@@ -40,7 +40,7 @@ from alerts.db import Database  # noqa: E402
 from alerts.service import AlertsService  # noqa: E402
 from broker_config import add_gateway  # noqa: E402
 from shouwang.config import load_config  # noqa: E402
-from shouwang.procs import free_port  # noqa: E402
+from shouwang.procs import free_port, free_port_pair  # noqa: E402
 from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
 from wire import Message, encode  # noqa: E402
 from wire.models import Channel, Kind  # noqa: E402
@@ -50,19 +50,6 @@ BUTTON_GATEWAY = "bench-btn"
 HOUSEHOLDS = 2000
 GOAL_P99_MS = 100.0
 
-
-def free_port_pair() -> int:
-    import socket
-
-    for _ in range(100):
-        p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
 
 
 def registry_csv() -> str:

@@ -27,7 +27,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from broker_config import add_gateway
 from shouwang.config import Config, load_config
 from shouwang.influx import InfluxClient
 from shouwang.logs import setup_logging
-from shouwang.procs import ChildProcess, free_port
+from shouwang.procs import ChildProcess, free_port, free_port_pair
 from shouwang.services import influxd_process, mosquitto_process
 from wire import Message, encode
 from wire.models import Channel, Kind
@@ -53,18 +52,6 @@ log = logging.getLogger(__name__)
 GATEWAY = "bench-gw"
 GOAL_RATIO, GOAL_P99_MS = 0.8, 1000.0
 
-
-def free_port_pair() -> int:
-    """A port p with p and p+1 both free (influxd uses p+1 for its RPC)."""
-    for _ in range(100):
-        p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
 
 
 def rss_mb(pid: int) -> float:

@@ -46,7 +46,7 @@ from broker_config import add_gateway  # noqa: E402
 from console.auth import create_user  # noqa: E402
 from console.scope import UserRole  # noqa: E402
 from shouwang.config import load_config  # noqa: E402
-from shouwang.procs import ChildProcess, free_port, port_open  # noqa: E402
+from shouwang.procs import ChildProcess, free_port, free_port_pair, port_open  # noqa: E402
 from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
 from tests.notify.receivers import HttpReceiver  # noqa: E402
 from wire import Message, encode  # noqa: E402
@@ -57,19 +57,6 @@ GRIDS = 10
 GOAL_P99_MS = 300.0
 PASSWORD = "bench-password-1"
 
-
-def free_port_pair() -> int:
-    import socket
-
-    for _ in range(100):
-        p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
 
 
 def registry_csv(households: int, hook_port: int) -> str:

@@ -12,7 +12,6 @@ Unknown keys are errors naming the key; ids are contract ids (never names or add
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from fieldbus.cjt188 import DiOrder, MeterType
 from fieldbus.gauge_modbus import DEFAULT_UNIT_ID, MEASUREMENT_START
 from shouwang.errors import ConfigError
+from shouwang.tomlfile import read_toml
 from wire.ids import ID_PATTERN
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="contract id: lowercase, opaque, never personal data")]
@@ -297,11 +297,4 @@ def parse_agent_config(data: dict, where: str = "agent config") -> AgentConfig:
 
 def load_agent_config(path: Path | str) -> AgentConfig:
     """Read and validate the agent's TOML file."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return parse_agent_config(data, str(path))
+    return parse_agent_config(read_toml(path), str(path))

@@ -9,7 +9,6 @@ Unknown keys, in the file or the environment, are errors naming the key.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shouwang.errors import ConfigError
+from shouwang.tomlfile import read_toml
 
 ENV_PREFIX = "SHOUWANG_"
 ENV_CONFIG_FILE = "SHOUWANG_CONFIG"
@@ -328,13 +328,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     where = "defaults"
     if path is not None:
         where = str(path)
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        data = read_toml(path)
     for var, value in sorted(env.items()):
         if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG_FILE:
             continue

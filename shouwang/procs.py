@@ -32,6 +32,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def free_port_pair(host: str = "127.0.0.1") -> int:
+    """A port p with p and p+1 both free a moment ago (influxd uses p+1 for its RPC)."""
+    for _ in range(100):
+        p = free_port(host)
+        if p >= 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, p + 1))
+                return p
+            except OSError:
+                continue
+    raise RuntimeError("no free pair of adjacent ports")
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when something accepts TCP connections on host:port."""
     try:

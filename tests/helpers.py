@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import sys
 import threading
 import time
@@ -16,23 +15,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from shouwang.config import Config
-from shouwang.procs import ChildProcess
+from shouwang.procs import ChildProcess, free_port_pair  # noqa: F401 (re-exported for tests)
 
-
-def free_port_pair() -> int:
-    """A port p with p and p+1 both free (influxd uses p+1 for its RPC)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        if p < 65000:
-            try:
-                with socket.socket() as s2:
-                    s2.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
