@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.exc import OperationalError
 
-from alerts.clock import Clock, SystemClock
+from alerts.clock import Clock, ReplayClock, SystemClock
 from alerts.db import Database
 from alerts.engine import Engine
 from alerts.rebuild import rebuild, save_routine
@@ -74,6 +74,8 @@ class AlertsService:
     def __init__(self, cfg: Config, clock: Clock | None = None) -> None:
         self.cfg = cfg
         self.acfg = cfg.alerts
+        if clock is None and cfg.alerts.replay_start_ms is not None:
+            clock = ReplayClock(cfg.alerts.replay_start_ms, cfg.alerts.replay_speed)
         self.clock = clock or SystemClock()
         self.counters = ServiceCounters()
         self.stop_event = threading.Event()
@@ -158,6 +160,8 @@ class AlertsService:
             self.counters.rejected_by_code[exc.code] = self.counters.rejected_by_code.get(exc.code, 0) + 1
             log.debug("ignored a message on %s: %s", msg.topic[:200], exc.reason)
             return
+        if isinstance(self.clock, ReplayClock) and decoded.ts is not None:
+            self.clock.observe(decoded.ts)
         delay = 0.5
         while True:
             try:

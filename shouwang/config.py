@@ -135,6 +135,11 @@ class AlertsConfig(_Section):
                                                       "schedules (IANA name)")
     publish_mqtt: bool = Field(True, description="publish alert events under sw/alerts/v1/...")
     write_influx: bool = Field(True, description="write alert events to the InfluxDB measurement 'alert'")
+    replay_start_ms: int | None = Field(None, ge=0, description="set by `shouwang up` while simulated devices replay "
+                                                                 "today from this instant: the engine's clock follows "
+                                                                 "the replay (alerts.clock.ReplayClock) instead of the "
+                                                                 "wall clock until it catches up")
+    replay_speed: float = Field(1.0, gt=0, description="speed of that replay")
     grid_tag_max: int = Field(5000, ge=0, description="tag alert points with the grid code only while the "
                                                       "registry has at most this many grids (series cardinality)")
     cancel_window_s: int = Field(120, ge=0, description="a call-button cancel this soon after the press closes "

@@ -62,11 +62,12 @@ class StateLock:
 
 
 def service_process(cfg: Config, name: str, args: list[str], config_file: Path | None,
-                    ready: Callable[[], bool] | None = None) -> ChildProcess:
+                    ready: Callable[[], bool] | None = None, extra_env: dict[str, str] | None = None) -> ChildProcess:
     """A shouwang service (ingest, ...) as a child, with the same config file and environment."""
     env = dict(os.environ)
     if config_file is not None:
         env["SHOUWANG_CONFIG"] = str(config_file)
+    env.update(extra_env or {})
     log_file = cfg.state_path / "logs" / f"{name}.log"
     return ChildProcess(name, [sys.executable, "-m", "shouwang", *args], log_file, ready=ready or (lambda: True),
                         env=env)
@@ -128,7 +129,14 @@ class Stack:
             seed_registry_from_scenario(cfg, cfg.sim.scenario)
 
         alerts_log = cfg.state_path / "logs" / "alerts.log"
-        self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log)))
+        replay = {}
+        if sim_runs:  # the demo replays today from midnight: the engine's clock follows it (alerts.clock.ReplayClock)
+            from firmware_sim.scenario import load_scenario
+
+            replay = {"SHOUWANG_ALERTS__REPLAY_START_MS": str(load_scenario(cfg.sim.scenario).start_ms()),
+                      "SHOUWANG_ALERTS__REPLAY_SPEED": f"{cfg.sim.speed:g}"}
+        self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log),
+                                    extra_env=replay))
         from console.demo import seed_demo  # the web API and console (docs/console.md)
 
         self.demo_accounts = seed_demo(cfg, int(time.time() * 1000))
