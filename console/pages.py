@@ -139,16 +139,21 @@ def _ack_lang(ctx: AppContext, contact_code: str, request: Request) -> str:
     return lang_of(request, contact.language if contact else "zh")
 
 
+def _bad_link_page(request: Request, exc: AckLinkError) -> HTMLResponse:
+    """An expired (410) or forged/unknown (404) acknowledgement link."""
+    lang = lang_of(request)
+    expired = exc.reason == "expired"
+    return render(request, "ack.html", lang, status=410 if expired else 404, stage="error",
+                  message=t("ack_expired" if expired else "ack_bad", lang), alert=None, contact="", location="")
+
+
 @router.get("/ack/{token}", response_class=HTMLResponse)
 def ack_page(request: Request, token: str, ctx: AppContext = Depends(get_ctx)) -> HTMLResponse:
     """Shows what will be acknowledged; the POST from this page does it (link previews do not)."""
     try:
         claim = ctx.links.verify(token, ctx.now())
     except AckLinkError as exc:
-        lang = lang_of(request)
-        key = "ack_expired" if exc.reason == "expired" else "ack_bad"
-        return render(request, "ack.html", lang, status=410 if exc.reason == "expired" else 404, stage="error",
-                      message=t(key, lang), alert=None, contact="", location="")
+        return _bad_link_page(request, exc)
     lang = _ack_lang(ctx, claim.contact, request)
     try:
         alert = ctx.store.get(claim.alert_id)
@@ -165,10 +170,7 @@ def ack_submit(request: Request, token: str, ctx: AppContext = Depends(get_ctx))
     try:
         claim = ctx.links.verify(token, ctx.now())
     except AckLinkError as exc:
-        lang = lang_of(request)
-        key = "ack_expired" if exc.reason == "expired" else "ack_bad"
-        return render(request, "ack.html", lang, status=410 if exc.reason == "expired" else 404, stage="error",
-                      message=t(key, lang), alert=None, contact="", location="")
+        return _bad_link_page(request, exc)
     lang = _ack_lang(ctx, claim.contact, request)
     result, change = redeem(ctx.db, claim, ctx.registry.get(), ctx.now())
     ctx.audit(claim.contact, "contact", "alert.acknowledge_link", f"alert {claim.alert_id}", result.value,
