@@ -12,54 +12,76 @@ Unknown keys are errors naming the key; ids are contract ids (never names or add
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+import msgspec
+import msgspec.inspect as mi
+from msgspec import Meta, field
 
 from fieldbus.cjt188 import DiOrder, MeterType
 from fieldbus.gauge_modbus import DEFAULT_UNIT_ID, MEASUREMENT_START
 from shouwang.errors import ConfigError
 from shouwang.tomlfile import read_toml
 from wire.ids import ID_PATTERN
+from wire.validation import choices_at, explain, join_path
 
-Id = Annotated[str, Field(pattern=ID_PATTERN, description="contract id: lowercase, opaque, never personal data")]
+Id = Annotated[str, Meta(pattern=ID_PATTERN, description="contract id: lowercase, opaque, never personal data")]
 Parity = Literal["N", "E", "O"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+class Secret(str):
+    """A password: its repr never shows the value (configs are logged and printed in tracebacks)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self else "Secret('')"
+
+    def get_secret_value(self) -> str:
+        """The plain text."""
+        return str(self)
 
 
-class MqttSettings(_Section):
+def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"{name}: port must be a number from 1 to 65535") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"{name}: must be " + " or ".join(f"{s}://host[:port]" for s in schemes))
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A config table: unknown keys are errors, values are checked strictly."""
+
+
+class MqttSettings(_Section, kw_only=True):
     """Uplink to the central broker."""
 
-    url: str = Field("mqtt://127.0.0.1:18830", description="mqtt://host:port or mqtts://host:port (TLS)")
-    username: str = Field("", description="broker username; empty = the gateway id (what the ACL expects)")
-    password: SecretStr = Field(SecretStr(""), description="broker password (or password_file)")
-    password_file: Path | None = Field(None, description="file holding the password, or the credentials file "
-                                                         "written by `shouwang broker add-gateway`")
-    client_id: str = Field("", description="MQTT client id; empty = the gateway id (the session lives under it)")
-    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's certificate")
-    cert_file: Path | None = Field(None, description="client certificate (when the broker requires one)")
-    key_file: Path | None = Field(None, description="client certificate key")
-    keepalive_s: int = Field(30, ge=5, le=3600)
-    session_expiry_s: int = Field(7 * 86400, ge=0, description="persistent session lifetime on the broker")
-    reconnect_min_s: float = Field(1.0, gt=0, le=30)
-    reconnect_max_s: float = Field(30.0, gt=0, le=30, description="reconnect backoff cap (at most 30 s)")
-    window: int = Field(500, ge=1, le=5000, description="publishes handed to paho and not yet PUBACKed "
-                                                        "(far below paho's 65,535 message ids)")
-    max_inflight: int = Field(20, ge=1, le=1000, description="paho's in-flight QoS 1 limit (20: measured best)")
-    drain_rate: float = Field(4000.0, gt=0, description="readings/s sent from the backlog; events are not limited")
+    url: Annotated[str, Meta(description="mqtt://host:port or mqtts://host:port (TLS)")] = "mqtt://127.0.0.1:18830"
+    username: Annotated[str, Meta(description="broker username; empty = the gateway id (what the ACL expects)")] = ""
+    password: Annotated[Secret, Meta(description="broker password (or password_file)")] = Secret("")
+    password_file: Annotated[Path | None, Meta(description="file holding the password, or the credentials file "
+                                                           "written by `shouwang broker add-gateway`")] = None
+    client_id: Annotated[str, Meta(description="MQTT client id; empty = the gateway id (the session lives under it)")] = ""
+    ca_file: Annotated[Path | None, Meta(description="CA certificate that signed the broker's certificate")] = None
+    cert_file: Annotated[Path | None, Meta(description="client certificate (when the broker requires one)")] = None
+    key_file: Annotated[Path | None, Meta(description="client certificate key")] = None
+    keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 30
+    session_expiry_s: Annotated[int, Meta(ge=0, description="persistent session lifetime on the broker")] = 7 * 86400
+    reconnect_min_s: Annotated[float, Meta(gt=0, le=30)] = 1.0
+    reconnect_max_s: Annotated[float, Meta(gt=0, le=30, description="reconnect backoff cap (at most 30 s)")] = 30.0
+    window: Annotated[int, Meta(ge=1, le=5000, description="publishes handed to paho and not yet PUBACKed "
+                                                           "(far below paho's 65,535 message ids)")] = 500
+    max_inflight: Annotated[int, Meta(ge=1, le=1000, description="paho's in-flight QoS 1 limit (20: measured best)")] = 20
+    drain_rate: Annotated[float, Meta(gt=0, description="readings/s sent from the backlog; events are not limited")] = 4000.0
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
-        return v
+    def __post_init__(self) -> None:
+        _check_url("url", self.url, ("mqtt", "mqtts"))
 
     @property
     def tls(self) -> bool:
@@ -84,139 +106,142 @@ class MqttSettings(_Section):
         return text.strip()
 
 
-class OutboxSettings(_Section):
+class OutboxSettings(_Section, kw_only=True):
     """The durable SQLite queue every message passes through."""
 
-    path: Path | None = Field(None, description="SQLite file; empty = <state_dir>/outbox.db")
-    max_messages: int = Field(1_000_000, ge=10, description="bound on queued messages")
-    max_bytes: int = Field(256 * 1024 * 1024, ge=16 * 1024, description="bound on queued payload bytes")
-    max_age_h: float = Field(30 * 24.0, gt=0, description="readings and status older than this are shed "
-                                                          "(events are kept)")
-    synchronous: Literal["full", "normal"] = Field(
-        "full", description="full: each append is fsynced (survives power loss); normal: survives a crash of "
-                            "the agent but may lose the last appends on power loss")
+    path: Annotated[Path | None, Meta(description="SQLite file; empty = <state_dir>/outbox.db")] = None
+    max_messages: Annotated[int, Meta(ge=10, description="bound on queued messages")] = 1_000_000
+    max_bytes: Annotated[int, Meta(ge=16 * 1024, description="bound on queued payload bytes")] = 256 * 1024 * 1024
+    max_age_h: Annotated[float, Meta(gt=0, description="readings and status older than this are shed "
+                                                       "(events are kept)")] = 30 * 24.0
+    synchronous: Annotated[Literal["full", "normal"], Meta(
+        description="full: each append is fsynced (survives power loss); normal: survives a crash of "
+                    "the agent but may lose the last appends on power loss")] = "full"
 
 
-class HealthSettings(_Section):
+class HealthSettings(_Section, kw_only=True):
     """Status messages and the driver watchdog."""
 
-    interval_s: float = Field(60.0, gt=0, description="status messages every this many seconds")
-    restart_backoff_s: float = Field(1.0, gt=0, description="first delay before restarting a dead driver")
-    restart_backoff_max_s: float = Field(60.0, gt=0)
-    stall_exit_s: float = Field(900.0, gt=0, description="a driver silent this long makes the agent exit "
-                                                         "so that systemd restarts it")
+    interval_s: Annotated[float, Meta(gt=0, description="status messages every this many seconds")] = 60.0
+    restart_backoff_s: Annotated[float, Meta(gt=0, description="first delay before restarting a dead driver")] = 1.0
+    restart_backoff_max_s: Annotated[float, Meta(gt=0)] = 60.0
+    stall_exit_s: Annotated[float, Meta(gt=0, description="a driver silent this long makes the agent exit "
+                                                          "so that systemd restarts it")] = 900.0
 
 
-class _SerialDriver(_Section):
-    id: Id = Field(description="driver id (status messages use it as device id)")
-    port: str = Field(description="serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")
-    baudrate: int = Field(9600, ge=50, le=4_000_000)
+Baudrate = Annotated[int, Meta(ge=50, le=4_000_000)]
+Attempts = Annotated[int, Meta(ge=0, le=10, description="further attempts after a timeout or a bad answer")]
+Timeout = Annotated[float, Meta(gt=0, le=30, description="wait this long for an answer")]
+
+
+class _SerialDriver(_Section, kw_only=True):
+    id: Annotated[str, Meta(pattern=ID_PATTERN, description="driver id (status messages use it as device id)")]
+    port: Annotated[str, Meta(min_length=1, description="serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")]
+    baudrate: Baudrate = 9600
     bytesize: Literal[7, 8] = 8
     parity: Parity = "N"
     stopbits: Literal[1, 2] = 1
-    reopen_max_s: float = Field(10.0, gt=0, description="cap of the backoff between attempts to reopen a lost port")
+    reopen_max_s: Annotated[float, Meta(gt=0, description="cap of the backoff between attempts to reopen a lost "
+                                                          "port")] = 10.0
 
 
-class MeterEntry(_Section):
+class MeterEntry(_Section, kw_only=True):
     """One CJ/T 188 water meter on a bus."""
 
     device: Id
-    address: str = Field(pattern=r"^[0-9]{14}$", description="the 14 digits printed on the meter")
-    di_order: DiOrder = Field(DiOrder.AS_WRITTEN, description="DI byte order this meter expects")
-    meter_type: int = Field(MeterType.COLD_WATER, ge=0, le=255)
+    address: Annotated[str, Meta(pattern=r"^[0-9]{14}$", description="the 14 digits printed on the meter")]
+    di_order: Annotated[DiOrder, Meta(description="DI byte order this meter expects")] = DiOrder.AS_WRITTEN
+    meter_type: Annotated[int, Meta(ge=0, le=255)] = int(MeterType.COLD_WATER)
 
 
-class Cjt188Driver(_SerialDriver):
+class Cjt188Driver(_SerialDriver, kw_only=True, tag_field="driver", tag="cjt188"):
     """CJ/T 188 water meters on one RS-485 line, polled one at a time."""
 
-    driver: Literal["cjt188"]
-    baudrate: int = Field(2400, ge=50, le=4_000_000)
+    meters: Annotated[list[MeterEntry], Meta(min_length=1)]
+    baudrate: Baudrate = 2400
     parity: Parity = "E"
-    poll_s: float = Field(900.0, gt=0, description="each meter is read this often")
-    timeout_s: float = Field(1.0, gt=0, le=30, description="wait this long for an answer")
-    retries: int = Field(2, ge=0, le=10, description="further attempts after a timeout or a bad answer")
-    gap_s: float = Field(0.05, ge=0, le=5, description="silence between requests on the line")
-    meters: list[MeterEntry] = Field(min_length=1)
+    poll_s: Annotated[float, Meta(gt=0, description="each meter is read this often")] = 900.0
+    timeout_s: Timeout = 1.0
+    retries: Attempts = 2
+    gap_s: Annotated[float, Meta(ge=0, le=5, description="silence between requests on the line")] = 0.05
 
 
-class GaugeEntry(_Section):
+class GaugeEntry(_Section, kw_only=True):
     """One Modbus RTU river gauge."""
 
     device: Id
-    unit_id: int = Field(DEFAULT_UNIT_ID, ge=1, le=247)
-    register_type: Literal["input", "holding"] = Field("input", description="FC 04 or FC 03")
-    start: int = Field(MEASUREMENT_START, ge=0, le=65535, description="first register of the measurement block")
-    mount_height_m: float | None = Field(None, gt=0, le=1000, description="sensor above the datum: stage is "
-                                         "computed from the distance; empty = use the gauge's own level")
-    min_level_m: float = Field(-100.0, description="stages below this are out of range (not sent)")
-    max_level_m: float = Field(1000.0, description="stages above this are out of range (not sent)")
+    unit_id: Annotated[int, Meta(ge=1, le=247)] = DEFAULT_UNIT_ID
+    register_type: Annotated[Literal["input", "holding"], Meta(description="FC 04 or FC 03")] = "input"
+    start: Annotated[int, Meta(ge=0, le=65535, description="first register of the measurement block")] = \
+        MEASUREMENT_START
+    mount_height_m: Annotated[float | None, Meta(description="sensor above the datum (0 < h <= 1000): stage is "
+                                                 "computed from the distance; empty = use the gauge's own level")] = None
+    min_level_m: Annotated[float, Meta(description="stages below this are out of range (not sent)")] = -100.0
+    max_level_m: Annotated[float, Meta(description="stages above this are out of range (not sent)")] = 1000.0
+
+    def __post_init__(self) -> None:
+        if self.mount_height_m is not None and not 0 < self.mount_height_m <= 1000:
+            raise ValueError("mount_height_m: must be greater than 0 and at most 1000")
 
 
-class ModbusGaugeDriver(_SerialDriver):
+class ModbusGaugeDriver(_SerialDriver, kw_only=True, tag_field="driver", tag="modbus_gauge"):
     """Modbus RTU river gauges on one line (pymodbus client)."""
 
-    driver: Literal["modbus_gauge"]
-    poll_s: float = Field(60.0, gt=0)
-    timeout_s: float = Field(1.0, gt=0, le=30)
-    retries: int = Field(2, ge=0, le=10)
-    gauges: list[GaugeEntry] = Field(min_length=1)
+    gauges: Annotated[list[GaugeEntry], Meta(min_length=1)]
+    poll_s: Annotated[float, Meta(gt=0)] = 60.0
+    timeout_s: Timeout = 1.0
+    retries: Attempts = 2
 
 
-class CallButtonDriver(_SerialDriver):
+class CallButtonDriver(_SerialDriver, kw_only=True, tag_field="driver", tag="callbutton"):
     """A call-button receiver writing the line protocol."""
 
-    driver: Literal["callbutton"]
-    buttons: dict[str, Id] = Field(default_factory=dict, description="radio id -> device id")
-    unknown_prefix: str = Field("cb-", pattern=r"^[a-z0-9][a-z0-9-]{0,20}$|^$",
-                                description="a button not listed becomes <prefix><radio id, lowercased>; "
-                                            "empty = ignore unlisted buttons (counted)")
-    dedup_s: float = Field(30.0, ge=0, description="a line repeating a button's seq within this is a radio "
-                                                   "retransmission and is dropped")
+    buttons: Annotated[dict[str, Id], Meta(description="radio id -> device id")] = field(default_factory=dict)
+    unknown_prefix: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,20}$|^$",
+                                        description="a button not listed becomes <prefix><radio id, lowercased>; "
+                                                    "empty = ignore unlisted buttons (counted)")] = "cb-"
+    dedup_s: Annotated[float, Meta(ge=0, description="a line repeating a button's seq within this is a radio "
+                                                     "retransmission and is dropped")] = 30.0
 
 
-class LocalDevice(_Section):
+class LocalDevice(_Section, kw_only=True):
     """A device publishing to the gateway-local broker."""
 
     device: Id
     kind: Literal["water_meter", "call_button", "river_gauge", "camera"]
 
 
-class LocalMqttDriver(_Section):
+class LocalMqttDriver(_Section, kw_only=True, tag_field="driver", tag="local_mqtt"):
     """Cameras and devices publishing to a gateway-local broker, mapped onto contract v1."""
 
-    driver: Literal["local_mqtt"]
     id: Id
-    url: str = Field("mqtt://127.0.0.1:1883", description="the gateway-local broker")
+    devices: Annotated[dict[str, LocalDevice], Meta(description="local name -> contract device and kind")]
+    url: Annotated[str, Meta(description="the gateway-local broker")] = "mqtt://127.0.0.1:1883"
     username: str = ""
-    password: SecretStr = SecretStr("")
-    topic_prefix: str = Field("local", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
-                              description="devices publish to <prefix>/<local name>/<reading|event|status>")
-    devices: dict[str, LocalDevice] = Field(description="local name -> contract device and kind")
+    password: Secret = Secret("")
+    topic_prefix: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+                                      description="devices publish to <prefix>/<local name>/<reading|event|status>")
+                            ] = "local"
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if urlsplit(v).scheme != "mqtt" or not urlsplit(v).hostname:
-            raise ValueError("must be mqtt://host[:port] (a gateway-local broker)")
-        return v
+    def __post_init__(self) -> None:
+        _check_url("url", self.url, ("mqtt",))
 
 
-DriverSettings = Annotated[Cjt188Driver | ModbusGaugeDriver | CallButtonDriver | LocalMqttDriver,
-                           Field(discriminator="driver")]
+DriverSettings = Cjt188Driver | ModbusGaugeDriver | CallButtonDriver | LocalMqttDriver
+DRIVER_TAGS = ("cjt188", "modbus_gauge", "callbutton", "local_mqtt")
 
 
-class AgentConfig(_Section):
+class AgentConfig(_Section, kw_only=True):
     """Whole edge-agent configuration."""
 
-    gateway: Id = Field(description="this gateway's id; also its MQTT username")
-    state_dir: Path = Field(Path("/var/lib/shouwang-agent"), description="outbox and other local state")
-    mqtt: MqttSettings = MqttSettings()
-    outbox: OutboxSettings = OutboxSettings()
-    health: HealthSettings = HealthSettings()
-    drivers: list[DriverSettings] = Field(default_factory=list)
+    gateway: Annotated[str, Meta(pattern=ID_PATTERN, description="this gateway's id; also its MQTT username")]
+    state_dir: Annotated[Path, Meta(description="outbox and other local state")] = Path("/var/lib/shouwang-agent")
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    drivers: list[DriverSettings] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique(self) -> AgentConfig:
+    def __post_init__(self) -> None:
         ids = [d.id for d in self.drivers]
         ports = [d.port for d in self.drivers if isinstance(d, _SerialDriver)]
         devices = [e.device for d in self.drivers for e in _entries(d)]
@@ -234,7 +259,6 @@ class AgentConfig(_Section):
                 addrs = [m.address for m in d.meters]
                 if len(set(addrs)) != len(addrs):
                     raise ValueError(f"driver {d.id}: a meter address appears twice")
-        return self
 
     @property
     def outbox_path(self) -> Path:
@@ -249,50 +273,47 @@ class AgentConfig(_Section):
         return self.mqtt.client_id or self.gateway
 
 
-def _entries(d: BaseModel) -> list:
+def _entries(d: DriverSettings) -> list[Any]:
     if isinstance(d, Cjt188Driver):
         return list(d.meters)
     if isinstance(d, ModbusGaugeDriver):
         return list(d.gauges)
     if isinstance(d, CallButtonDriver):
         return [LocalDevice(device=v, kind="call_button") for v in d.buttons.values()]
-    if isinstance(d, LocalMqttDriver):
-        return list(d.devices.values())
-    return []
+    return list(d.devices.values())
 
 
-def _where(loc: tuple) -> str:
-    """drivers[0].meters[1].address from pydantic's location (without the union tag it inserts)."""
-    out = ""
-    for i, p in enumerate(loc):
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif i == 2 and loc[0] == "drivers" and p in _DRIVER_TAGS:
-            continue
-        else:
-            out += ("." if out else "") + str(p)
-    return out
+def _dec_hook(typ: type, obj: Any) -> Any:
+    """TOML strings into paths and secrets (msgspec knows neither)."""
+    if typ in (Path, Secret):
+        if not isinstance(obj, str):
+            raise TypeError(f"expected string, got {type(obj).__name__}")
+        return typ(obj)
+    raise NotImplementedError(typ)
 
 
-_DRIVER_TAGS = {"cjt188", "modbus_gauge", "callbutton", "local_mqtt"}
+T = TypeVar("T")
+_FIELD_REASON = re.compile(r"^(?P<field>[a-z_]+): (?P<reason>.+)$", re.S)
+
+
+def parse_section(cls: type[T], data: Any, where: str = "agent config") -> T:
+    """Validate a mapping as `cls` (the whole config or one table); ConfigError names the bad key."""
+    try:
+        return msgspec.convert(data, cls, strict=True, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        path, reason = explain(exc, unknown="unknown key",
+                               choices=lambda p: choices_at(mi.type_info(cls), data, p))
+        if hit := _FIELD_REASON.match(reason):  # a check in __post_init__ that names its field
+            path, reason = [*path, hit["field"]], hit["reason"]
+        if len(path) >= 1 and path[-1] == "driver" and (len(path) == 1 or isinstance(path[-2], int)):
+            path, reason = path[:-1], f"driver must be one of {list(DRIVER_TAGS)}"
+        key = join_path(path)
+        raise ConfigError(f"{where}: {key}: {reason}" if key else f"{where}: {reason}") from None
 
 
 def parse_agent_config(data: dict, where: str = "agent config") -> AgentConfig:
-    """Validate a config mapping; ConfigError names every bad or unknown key."""
-    try:
-        return AgentConfig.model_validate(data)
-    except ValidationError as exc:
-        msgs = []
-        for err in exc.errors(include_url=False):
-            key = _where(err["loc"])
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "union_tag_invalid":
-                msg = f"driver must be one of {sorted(_DRIVER_TAGS)}"
-            else:
-                msg = err["msg"]
-            msgs.append(f"{key}: {msg}" if key else msg)
-        raise ConfigError(f"{where}: " + "; ".join(msgs)) from None
+    """Validate a config mapping; ConfigError names the first bad or unknown key."""
+    return parse_section(AgentConfig, data, where)
 
 
 def load_agent_config(path: Path | str) -> AgentConfig:

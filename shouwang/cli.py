@@ -7,11 +7,14 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shouwang.config import Config, load_config
 from shouwang.errors import ShouwangError
 from shouwang.logs import setup_logging
 from wire import ContractError
+
+if TYPE_CHECKING:  # the server config (pydantic) is imported only by the commands that use it, not by `agent`
+    from shouwang.config import Config
 
 log = logging.getLogger("shouwang")
 
@@ -126,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     if given[:1] == ["agent"]:
         return _agent_main(given[1:])
+    from shouwang.config import load_config
+
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
     try:

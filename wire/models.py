@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+import msgspec
+from msgspec import Meta
 
 from wire.errors import ContractError
+from wire.validation import FlatModel, json_type
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 SCHEMA_VERSION = 1
@@ -43,19 +45,19 @@ class Channel(StrEnum):
 
 
 # printable text without control characters (they would break logs and line protocol)
-Text = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Volts = Annotated[float, Field(ge=0, le=100)]
+Text = Annotated[str, Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Volts = Annotated[float, Meta(ge=0, le=100)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True, kw_only=True):
+    """Strict flat model: unknown fields, NaN/Infinity and wrong JSON types are refused (see wire.validation)."""
 
 
 class WaterMeterReading(_Strict):
     """water_meter/reading: cumulative register in litres."""
 
-    total_l: Annotated[float, Field(ge=0, le=1e12, description="cumulative register, litres")]
-    flow_lpm: Annotated[float, Field(ge=0, le=1e5)] | None = None
+    total_l: Annotated[float, Meta(ge=0, le=1e12, description="cumulative register, litres")]
+    flow_lpm: Annotated[float, Meta(ge=0, le=1e5)] | None = None
     battery_v: Volts | None = None
     valve_open: bool | None = None
     leak_flag: bool | None = None
@@ -70,8 +72,8 @@ class CallButtonEvent(_Strict):
 class RiverGaugeReading(_Strict):
     """river_gauge/reading: stage above the station datum in metres."""
 
-    level_m: Annotated[float, Field(ge=-1000, le=10000)]
-    raw_distance_m: Annotated[float, Field(ge=0, le=10000)] | None = None
+    level_m: Annotated[float, Meta(ge=-1000, le=10000)]
+    raw_distance_m: Annotated[float, Meta(ge=0, le=10000)] | None = None
 
 
 class CameraEvent(_Strict):
@@ -80,21 +82,21 @@ class CameraEvent(_Strict):
     type: Literal["motion", "intrusion", "line_crossing", "person", "tamper"]
     state: Literal["start", "end", "pulse"]
     zone: Text | None = None
-    score: Annotated[float, Field(ge=0, le=1)] | None = None
+    score: Annotated[float, Meta(ge=0, le=1)] | None = None
     event_id: Text | None = None
-    snapshot: Annotated[str, StringConstraints(max_length=2048, pattern=r"^[^\x00-\x20\x7f]*$")] | None = None
+    snapshot: Annotated[str, Meta(max_length=2048, pattern=r"^[^\x00-\x20\x7f]*$")] | None = None
 
 
 class DeviceStatus(_Strict):
     """any kind/status: device health."""
 
     battery_v: Volts | None = None
-    rssi_dbm: Annotated[float, Field(ge=-200, le=50)] | None = None
+    rssi_dbm: Annotated[float, Meta(ge=-200, le=50)] | None = None
     heartbeat: bool | None = None
     fault: Text | None = None
 
 
-Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Count = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 
 
 class GatewayStatus(_Strict):
@@ -104,18 +106,18 @@ class GatewayStatus(_Strict):
     """
 
     # the agent as a whole
-    uptime_s: Annotated[float, Field(ge=0)] | None = None
+    uptime_s: Annotated[float, Meta(ge=0)] | None = None
     outbox_depth: Count | None = None
     outbox_bytes: Count | None = None
-    outbox_oldest_s: Annotated[float, Field(ge=0)] | None = None
+    outbox_oldest_s: Annotated[float, Meta(ge=0)] | None = None
     sent: Count | None = None
     shed_readings: Count | None = None
     shed_events: Count | None = None
     shed_status: Count | None = None
     rejected: Count | None = None
-    cpu_pct: Annotated[float, Field(ge=0, le=100_000)] | None = None
-    rss_mb: Annotated[float, Field(ge=0, le=1e6)] | None = None
-    temp_c: Annotated[float, Field(ge=-100, le=200)] | None = None
+    cpu_pct: Annotated[float, Meta(ge=0, le=100_000)] | None = None
+    rss_mb: Annotated[float, Meta(ge=0, le=1e6)] | None = None
+    temp_c: Annotated[float, Meta(ge=-100, le=200)] | None = None
     connected: bool | None = None
     drivers_down: Count | None = None
     # one driver (a serial bus, a receiver, a local MQTT input)
@@ -138,16 +140,16 @@ class GatewayState(_Strict):
     """sw/v1/{gateway}/state: retained presence; the last will is {"online": false}."""
 
     online: bool
-    ts: Annotated[int, Field(ge=0)] | None = None
+    ts: Annotated[int, Meta(ge=0)] | None = None
     version: Text | None = None
-    uptime_s: Annotated[float, Field(ge=0)] | None = None
+    uptime_s: Annotated[float, Meta(ge=0)] | None = None
 
 
 class _Envelope(_Strict):
     v: int
     kind: str
     ts: int
-    seq: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    seq: Annotated[int, Meta(ge=0, le=2**63 - 1)]
     data: dict[str, Any]
 
 
@@ -191,49 +193,19 @@ class StateMessage:
     data: Mapping[str, Any]
 
 
-# --- error formatting -------------------------------------------------------------
-
-_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null",
-              list: "array", dict: "object"}
-_EXPECTED = {
-    "float_type": "expected number",
-    "int_type": "expected integer",
-    "bool_type": "expected boolean",
-    "string_type": "expected string",
-    "dict_type": "expected object",
-    "model_type": "expected object",
-}
+_FLAT: dict[type[_Strict], FlatModel] = {m: FlatModel(m) for m in {*DATA_MODELS.values(), GatewayState, _Envelope}}
 
 
-def _json_type(value: Any) -> str:
-    return _JSON_TYPE.get(type(value), type(value).__name__)
-
-
-def _format_error(err: Mapping[str, Any], prefix: str) -> str:
-    loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-    etype = err["type"]
-    if etype in _EXPECTED:
-        return f"{loc}: {_EXPECTED[etype]}, got {_json_type(err['input'])}"
-    if etype == "missing":
-        return f"{loc}: required field missing"
-    if etype == "extra_forbidden":
-        return f"{loc}: unknown field"
-    if etype == "literal_error":
-        return f"{loc}: {err['input']!r} is not one of {err['ctx']['expected']}"[:300]
-    if etype == "finite_number":
-        return f"{loc}: must be a finite number"
-    return f"{loc}: {err['msg'].lower()}, got {repr(err['input'])[:60]}"
-
-
-def _validate(model: type[_Strict], obj: Any, prefix: str) -> _Strict:
+def _validate(model: type[_Strict], obj: Any, prefix: str) -> Any:
     try:
-        return model.model_validate(obj)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        reasons = "; ".join(_format_error(e, prefix) for e in errors[:3])
-        if len(errors) > 3:
-            reasons += f"; and {len(errors) - 3} more"
-        raise ContractError("schema", reasons) from None
+        return _FLAT[model].convert(obj, prefix)
+    except ValueError as exc:
+        raise ContractError("schema", str(exc)) from None
+
+
+def _fields_set(value: _Strict) -> dict[str, Any]:
+    """The fields that were set (None means unset: every optional field defaults to None)."""
+    return {k: v for k in value.__struct_fields__ if (v := getattr(value, k)) is not None}
 
 
 def validate_data(kind: Kind | str, channel: Channel | str, data: Any) -> dict[str, Any]:
@@ -244,7 +216,7 @@ def validate_data(kind: Kind | str, channel: Channel | str, data: Any) -> dict[s
     model = DATA_MODELS.get((k, Channel(channel)))
     if model is None:
         raise ContractError("schema", f"channel {channel} is not defined for kind {k.value}")
-    return _validate(model, data, "data").model_dump(exclude_none=True)
+    return _fields_set(_validate(model, data, "data"))
 
 
 # --- payload decode / encode ------------------------------------------------------
@@ -297,12 +269,12 @@ def decode(
     t = parse_topic(topic)
     obj = parse_json(payload)
     if not isinstance(obj, dict):
-        raise ContractError("schema", f"payload must be a JSON object, got {_json_type(obj)}")
+        raise ContractError("schema", f"payload must be a JSON object, got {json_type(obj)}")
     if isinstance(t, StateTopic):
         state = _validate(GatewayState, obj, "")
         if state.ts is not None:
             check_ts(state.ts, now_ms, max_future_ms, max_age_ms)
-        return StateMessage(t.gateway, state.online, state.ts, state.model_dump(exclude_none=True))
+        return StateMessage(t.gateway, state.online, state.ts, _fields_set(state))
     env = _validate(_Envelope, obj, "")
     if env.v != SCHEMA_VERSION:
         raise ContractError("schema", f"v: unsupported schema version {env.v}, expected {SCHEMA_VERSION}")
@@ -325,5 +297,5 @@ def encode(msg: Message) -> tuple[str, bytes]:
 
 def encode_state(online: bool, **extra: Any) -> bytes:
     """Payload for a gateway presence message (birth or last will)."""
-    state = GatewayState.model_validate({"online": online, **extra})
-    return json.dumps(state.model_dump(exclude_none=True), separators=(",", ":")).encode()
+    state = _validate(GatewayState, {"online": online, **extra}, "")
+    return json.dumps(_fields_set(state), separators=(",", ":")).encode()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.clock import SystemClock
-from edge_agent.config import CallButtonDriver, Cjt188Driver, LocalMqttDriver, ModbusGaugeDriver
+from edge_agent.config import CallButtonDriver, Cjt188Driver, LocalMqttDriver, ModbusGaugeDriver, parse_section
 from edge_agent.drivers.callbutton import ButtonReceiverDriver
 from edge_agent.drivers.cjt188 import MeterBusDriver
 from edge_agent.drivers.local_mqtt import LocalInputDriver
@@ -78,7 +78,7 @@ def meter_cfg(port: Path, **kw) -> Cjt188Driver:
     base = {"driver": "cjt188", "id": "meters", "port": str(port), "poll_s": 0.3, "timeout_s": 0.3, "retries": 2,
             "gap_s": 0.0, "meters": [{"device": "wm-1", "address": M1}, {"device": "wm-2", "address": M2},
                                      {"device": "wm-3", "address": M3}]}
-    return Cjt188Driver.model_validate(base | kw)
+    return parse_section(Cjt188Driver, base | kw)
 
 
 def litres(address: str, now: float) -> tuple[float, MeterStatus | None]:
@@ -141,7 +141,7 @@ def test_meter_bus_survives_link_cut_and_restore(tmp_path: Path, rig: Rig) -> No
 
 
 def gauge_cfg(port: Path, **gauge) -> ModbusGaugeDriver:
-    return ModbusGaugeDriver.model_validate({"driver": "modbus_gauge", "id": "river", "port": str(port),
+    return parse_section(ModbusGaugeDriver, {"driver": "modbus_gauge", "id": "river", "port": str(port),
                                              "poll_s": 0.2, "timeout_s": 0.3, "retries": 1, "reopen_max_s": 0.5,
                                              "gauges": [{"device": "rg-1"} | gauge]})
 
@@ -196,7 +196,7 @@ def test_gauge_wrong_unit_id_times_out_and_is_marked_down(tmp_path: Path, rig: R
 
 
 def button_cfg(port: Path, **kw) -> CallButtonDriver:
-    return CallButtonDriver.model_validate({"driver": "callbutton", "id": "buttons", "port": str(port),
+    return parse_section(CallButtonDriver, {"driver": "callbutton", "id": "buttons", "port": str(port),
                                             "buttons": {"B0001": "cb-0001"}} | kw)
 
 
@@ -240,7 +240,7 @@ def test_unlisted_buttons_can_be_ignored(tmp_path: Path, rig: Rig) -> None:
 
 
 def test_local_mqtt_mapping(tmp_path: Path, rig: Rig) -> None:
-    cfg = LocalMqttDriver.model_validate({"driver": "local_mqtt", "id": "cams", "devices": {
+    cfg = parse_section(LocalMqttDriver, {"driver": "local_mqtt", "id": "cams", "devices": {
         "gate": {"device": "cam-1", "kind": "camera"}, "tank": {"device": "wm-9", "kind": "water_meter"}}})
     drv = LocalInputDriver(cfg, rig.emitter, rig.clock, "gw-t")
     ts = rig.clock.time_ms() - 5000
