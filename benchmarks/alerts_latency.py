@@ -42,6 +42,7 @@ from broker_config import add_gateway  # noqa: E402
 from shouwang.config import load_config  # noqa: E402
 from shouwang.procs import free_port, free_port_pair  # noqa: E402
 from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
+from roundtrip import RoundTrip  # noqa: E402  (benchmarks/ is sys.path[0] for a script)
 from wire import Message, encode  # noqa: E402
 from wire.models import Channel, Kind  # noqa: E402
 
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     broker.start()
     influxd = influxd_process(cfg)
     influxd.start()
-    svc = None
+    svc = rt = None
     try:
         with Database.from_config(cfg) as db:
             t = time.perf_counter()
@@ -162,18 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError("the alerts service did not subscribe")
 
         # baseline: bare MQTT round trip through the same broker
-        echo: dict[str, int] = {}
-        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo", protocol=mqtt.MQTTv5)
-        sub.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
-        sub.on_message = lambda c, u, m: echo.setdefault(m.topic, time.perf_counter_ns())
-        sub.connect("127.0.0.1", cfg.broker.port)
-        sub.loop_start()
-        sub.subscribe(f"sw/v1/{BUTTON_GATEWAY}/#", qos=1)
-        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-presser", protocol=mqtt.MQTTv5)
-        pub.username_pw_set(BUTTON_GATEWAY, passwords[BUTTON_GATEWAY])
-        pub.connect("127.0.0.1", cfg.broker.port)
-        pub.loop_start()
-        time.sleep(0.5)
+        rt = RoundTrip(cfg.broker.port, cfg.broker.service_user, cfg.broker.service_password.get_secret_value(),
+                       BUTTON_GATEWAY, passwords[BUTTON_GATEWAY])
+        echo = rt.echo
 
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe(duplex=False)
@@ -190,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                                          time.time_ns() // 1_000_000, k + 1, {"action": "press"}))
             sent_at[hh] = time.perf_counter_ns()
             sent_at[topic] = sent_at[hh]
-            pub.publish(topic, body, qos=1)
+            rt.publish(topic, body)
             time.sleep(args.every)
         deadline = time.monotonic() + 15
         with got:
@@ -217,12 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps({"presses": presses, "rate": rate, "p50_ms": p50, "p99_ms": p99,
                                              "baseline_p50_ms": b50, "baseline_p99_ms": b99,
                                              "missing": missing}, indent=2))
-        pub.disconnect()
-        pub.loop_stop()
-        sub.disconnect()
-        sub.loop_stop()
         return 0 if missing == 0 else 1
     finally:
+        if rt is not None:
+            rt.close()
         if svc is not None:
             svc.stop()
             time.sleep(1.5)

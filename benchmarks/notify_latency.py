@@ -33,8 +33,6 @@ import time
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,6 +47,7 @@ from shouwang.config import load_config  # noqa: E402
 from shouwang.procs import ChildProcess, free_port, free_port_pair, port_open  # noqa: E402
 from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
 from tests.notify.receivers import HttpReceiver  # noqa: E402
+from roundtrip import RoundTrip  # noqa: E402  (benchmarks/ is sys.path[0] for a script)
 from wire import Message, encode  # noqa: E402
 from wire.models import Channel, Kind  # noqa: E402
 
@@ -157,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     broker.start()
     influxd = influxd_process(cfg)
     influxd.start()
-    svc = api = sse = sub = pub = None
+    svc = api = sse = rt = None
     try:
         with Database.from_config(cfg) as db:
             rep = import_rows(db, registry_csv(presses, receiver.port))
@@ -181,18 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sse.ready.wait(10):
             raise RuntimeError("no SSE hello")
 
-        echo: dict[str, int] = {}
-        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo", protocol=mqtt.MQTTv5)
-        sub.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
-        sub.on_message = lambda c, u, m: echo.setdefault(m.topic, time.perf_counter_ns())
-        sub.connect("127.0.0.1", cfg.broker.port)
-        sub.loop_start()
-        sub.subscribe(f"sw/v1/{GATEWAY}/#", qos=1)
-        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-presser", protocol=mqtt.MQTTv5)
-        pub.username_pw_set(GATEWAY, password)
-        pub.connect("127.0.0.1", cfg.broker.port)
-        pub.loop_start()
-        time.sleep(0.5)
+        rt = RoundTrip(cfg.broker.port, cfg.broker.service_user, cfg.broker.service_password.get_secret_value(),
+                       GATEWAY, password)
+        echo = rt.echo
         # warm-up press (first-use costs: plugin import, connection pools), not counted
         sent_at: dict[str, tuple[int, str]] = {}
         for k in range(presses):
@@ -200,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             topic, body = encode(Message(GATEWAY, btn, Channel.EVENT, Kind.CALL_BUTTON, time.time_ns() // 1_000_000, 1,
                                          {"action": "press"}))
             sent_at[hh] = (time.perf_counter_ns(), topic)
-            pub.publish(topic, body, qos=1)
+            rt.publish(topic, body)
             time.sleep(args.every)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and (len(hook_at) < presses or len(sse.opened) < presses):
@@ -232,10 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                 "goal_p99_ms": GOAL_P99_MS, "lost_webhook": lost_hook, "lost_sse": lost_sse}, indent=2))
         return 0 if lost_hook == 0 and lost_sse == 0 else 1
     finally:
-        for c in (pub, sub):
-            if c is not None:
-                c.disconnect()
-                c.loop_stop()
+        if rt is not None:
+            rt.close()
         if sse is not None:
             sse.close()
         if api is not None:
