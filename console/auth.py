@@ -83,7 +83,7 @@ def create_user(db: Database, reg: RegistrySnapshot, username: str, password: st
     """
     import re
 
-    if not re.match(USERNAME_RE, username):
+    if not re.fullmatch(USERNAME_RE, username):  # re.match with $ would let "name\n" through
         raise AccountError("username: letters, digits, '.', '_' or '-', at most 64")
     if password_hash is None and len(password) < MIN_PASSWORD:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")

@@ -25,10 +25,10 @@ from fieldbus.cjt188 import DiOrder, MeterType
 from fieldbus.gauge_modbus import DEFAULT_UNIT_ID, MEASUREMENT_START
 from shouwang.errors import ConfigError
 from shouwang.tomlfile import read_toml
-from wire.ids import ID_PATTERN
+from wire.ids import ID_REGEX
 from wire.validation import choices_at, explain, join_path
 
-Id = Annotated[str, Meta(pattern=ID_PATTERN, description="contract id: lowercase, opaque, never personal data")]
+Id = Annotated[str, Meta(pattern=ID_REGEX, description="contract id: lowercase, opaque, never personal data")]
 Parity = Literal["N", "E", "O"]
 
 
@@ -135,7 +135,7 @@ Timeout = Annotated[float, Meta(gt=0, le=30, description="wait this long for an 
 
 
 class _SerialDriver(_Section, kw_only=True):
-    id: Annotated[str, Meta(pattern=ID_PATTERN, description="driver id (status messages use it as device id)")]
+    id: Annotated[str, Meta(pattern=ID_REGEX, description="driver id (status messages use it as device id)")]
     port: Annotated[str, Meta(min_length=1, description="serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")]
     baudrate: Baudrate = 9600
     bytesize: Literal[7, 8] = 8
@@ -149,7 +149,7 @@ class MeterEntry(_Section, kw_only=True):
     """One CJ/T 188 water meter on a bus."""
 
     device: Id
-    address: Annotated[str, Meta(pattern=r"^[0-9]{14}$", description="the 14 digits printed on the meter")]
+    address: Annotated[str, Meta(pattern=r"^[0-9]{14}\Z", description="the 14 digits printed on the meter")]
     di_order: Annotated[DiOrder, Meta(description="DI byte order this meter expects")] = DiOrder.AS_WRITTEN
     meter_type: Annotated[int, Meta(ge=0, le=255)] = int(MeterType.COLD_WATER)
 
@@ -197,7 +197,7 @@ class CallButtonDriver(_SerialDriver, kw_only=True, tag_field="driver", tag="cal
     """A call-button receiver writing the line protocol."""
 
     buttons: Annotated[dict[str, Id], Meta(description="radio id -> device id")] = field(default_factory=dict)
-    unknown_prefix: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,20}$|^$",
+    unknown_prefix: Annotated[str, Meta(pattern=r"^(?:[a-z0-9][a-z0-9-]{0,20})?\Z",
                                         description="a button not listed becomes <prefix><radio id, lowercased>; "
                                                     "empty = ignore unlisted buttons (counted)")] = "cb-"
     dedup_s: Annotated[float, Meta(ge=0, description="a line repeating a button's seq within this is a radio "
@@ -219,7 +219,7 @@ class LocalMqttDriver(_Section, kw_only=True, tag_field="driver", tag="local_mqt
     url: Annotated[str, Meta(description="the gateway-local broker")] = "mqtt://127.0.0.1:1883"
     username: str = ""
     password: Secret = Secret("")
-    topic_prefix: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+    topic_prefix: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z",
                                       description="devices publish to <prefix>/<local name>/<reading|event|status>")
                             ] = "local"
 
@@ -234,7 +234,7 @@ DRIVER_TAGS = ("cjt188", "modbus_gauge", "callbutton", "local_mqtt")
 class AgentConfig(_Section, kw_only=True):
     """Whole edge-agent configuration."""
 
-    gateway: Annotated[str, Meta(pattern=ID_PATTERN, description="this gateway's id; also its MQTT username")]
+    gateway: Annotated[str, Meta(pattern=ID_REGEX, description="this gateway's id; also its MQTT username")]
     state_dir: Annotated[Path, Meta(description="outbox and other local state")] = Path("/var/lib/shouwang-agent")
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)

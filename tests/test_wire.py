@@ -124,6 +124,13 @@ def test_control_characters_in_strings_are_refused() -> None:
     assert "data.zone" in reject("sw/v1/gw-1/cam-1/event", body).reason
 
 
+@pytest.mark.parametrize("field", ["zone", "event_id", "snapshot"])
+def test_a_final_newline_is_a_control_character_too(field: str) -> None:
+    """Python's `$` matches before a final newline; the contract's patterns must not."""
+    body = payload(kind="camera", data={"type": "motion", "state": "pulse", field: "gate\n"})
+    assert f"data.{field}: should match pattern" in reject("sw/v1/gw-1/cam-1/event", body).reason
+
+
 def test_encode_refuses_what_decode_would() -> None:
     with pytest.raises(ContractError):
         encode(Message("gw-1", "dev-1", Channel.READING, Kind.WATER_METER, NOW, 1, {"total_l": "x"}))

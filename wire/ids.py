@@ -7,6 +7,9 @@ import re
 from wire.errors import ContractError
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+#: the same pattern for validators that search with Python's re (msgspec), where `$` would also
+#: match before a final newline: "gw-1\n" must not pass as an id
+ID_REGEX = ID_PATTERN.removesuffix("$") + r"\Z"
 _ID_RE = re.compile(ID_PATTERN)
 
 

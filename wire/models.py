@@ -44,12 +44,13 @@ class Channel(StrEnum):
     STATUS = "status"
 
 
-# printable text without control characters (they would break logs and line protocol)
-Text = Annotated[str, Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# printable text without control characters (they would break logs and line protocol); msgspec
+# searches with Python's re, so patterns end in \Z: `$` would let a final newline through
+Text = Annotated[str, Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
 Volts = Annotated[float, Meta(ge=0, le=100)]
 
 
-class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True, kw_only=True):
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Strict flat model: unknown fields, NaN/Infinity and wrong JSON types are refused (see wire.validation)."""
 
 
@@ -84,7 +85,7 @@ class CameraEvent(_Strict):
     zone: Text | None = None
     score: Annotated[float, Meta(ge=0, le=1)] | None = None
     event_id: Text | None = None
-    snapshot: Annotated[str, Meta(max_length=2048, pattern=r"^[^\x00-\x20\x7f]*$")] | None = None
+    snapshot: Annotated[str, Meta(max_length=2048, pattern=r"^[^\x00-\x20\x7f]*\Z")] | None = None
 
 
 class DeviceStatus(_Strict):

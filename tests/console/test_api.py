@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from alerts.registry import load_snapshot
 from alerts.types import AlertState
+from console.auth import AccountError, create_user
+from console.scope import UserRole
 from console.tables import AuditLog
 from tests.console.conftest import PASSWORD, Site
 
@@ -158,3 +162,9 @@ def test_admin_manages_users_and_registry(site: Site) -> None:
     assert {"user.create", "user.deactivate", "registry.import", "household.away"} <= set(actions)
     log = c.get("/api/audit", headers=h).json()
     assert log[0]["actor"] == "admin"
+
+
+def test_usernames_with_a_final_newline_are_refused(site: Site) -> None:
+    """Python's `$` matches before a final newline; a username must not carry one into logs and the audit."""
+    with pytest.raises(AccountError, match="username"):
+        create_user(site.db, load_snapshot(site.db), "staff2\n", PASSWORD, UserRole.TECHNICIAN, [], now=0)

@@ -38,6 +38,8 @@ def test_documented_example_is_valid() -> None:
     (lambda d: d["drivers"][0]["meters"][1].update(adress="1"), "drivers[0].meters[1].adress: unknown key"),
     (lambda d: d["drivers"][1].update(driver="toaster"), "drivers[1]: driver must be one of"),
     (lambda d: d.update(gateway="Zhang San"), "gateway: should match pattern"),
+    (lambda d: d.update(gateway="gw-0001\n"), "gateway: should match pattern"),  # Python's $ passes a final \n
+    (lambda d: d["drivers"][0]["meters"][0].update(address="00000000000001\n"), "drivers[0].meters[0].address"),
     (lambda d: d["drivers"][0]["meters"][0].update(address="123"), "drivers[0].meters[0].address"),
     (lambda d: d["drivers"][1].update(port=d["drivers"][0]["port"]), "serial port"),
     (lambda d: d["drivers"][1]["gauges"][0].update(device="wm-0001"), "device 'wm-0001' appears more than once"),
