@@ -31,7 +31,7 @@ from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import broker_endpoint
 from shouwang.config import Config
 from shouwang.influx import InfluxClient
-from wire import ContractError, decode
+from wire import ContractError, Message, decode
 from wire.topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,11 @@ class AlertsService:
 
     def _handle(self, msg: mqtt.MQTTMessage) -> None:
         self.counters.received += 1
+        # clock skew is judged against real time: during a replay the engine's clock is behind it, and a
+        # gateway's birth carries the real time of its connection
+        replay = self.clock if isinstance(self.clock, ReplayClock) else None
         try:
-            decoded = decode(msg.topic, msg.payload, now_ms=self.clock.now_ms(),
+            decoded = decode(msg.topic, msg.payload, now_ms=(replay.wall if replay else self.clock).now_ms(),
                              max_future_ms=self.cfg.ingest.max_future_skew_s * 1000)
         except ContractError as exc:
             # ingest dead-letters it with the reason; here it is only counted
@@ -160,8 +163,8 @@ class AlertsService:
             self.counters.rejected_by_code[exc.code] = self.counters.rejected_by_code.get(exc.code, 0) + 1
             log.debug("ignored a message on %s: %s", msg.topic[:200], exc.reason)
             return
-        if isinstance(self.clock, ReplayClock) and decoded.ts is not None:
-            self.clock.observe(decoded.ts)
+        if replay is not None and isinstance(decoded, Message):
+            replay.observe(decoded.ts)  # device time moves the replay; a birth's connection time must not
         delay = 0.5
         while True:
             try:
