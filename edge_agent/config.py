@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -56,7 +56,11 @@ def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """A config table: unknown keys are errors, values are checked strictly."""
+    """A config table: unknown keys are errors, values are checked strictly.
+
+    msgspec applies kw_only only to the fields a class itself defines, so every subclass repeats it
+    (required fields may then follow optional ones, as in the TOML tables).
+    """
 
 
 class MqttSettings(_Section, kw_only=True):
@@ -228,7 +232,7 @@ class LocalMqttDriver(_Section, kw_only=True, tag_field="driver", tag="local_mqt
 
 
 DriverSettings = Cjt188Driver | ModbusGaugeDriver | CallButtonDriver | LocalMqttDriver
-DRIVER_TAGS = ("cjt188", "modbus_gauge", "callbutton", "local_mqtt")
+DRIVER_TAGS = tuple(c.__struct_config__.tag for c in get_args(DriverSettings))  # the `driver` values
 
 
 class AgentConfig(_Section, kw_only=True):
