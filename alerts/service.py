@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -28,11 +27,11 @@ from alerts.db import Database
 from alerts.engine import Engine
 from alerts.rebuild import rebuild, save_routine
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
-from broker_config import broker_endpoint
+from broker_config import Account, service_client, service_endpoint
 from shouwang.config import Config
 from shouwang.influx import InfluxClient
 from wire import ContractError, Message, decode
-from wire.topics import ALL_TOPICS
+from wire.topics import ALL_TOPICS, log_topic
 
 log = logging.getLogger(__name__)
 ROUTINE_SAVE_MS = 3_600_000
@@ -106,14 +105,7 @@ class AlertsService:
     # --- MQTT -------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.acfg.client_id, protocol=mqtt.MQTTv5,
-                        manual_ack=True)
-        c.username_pw_set(self.cfg.broker.service_user, self.cfg.broker.service_password.get_secret_value())
-        _, _, tls = broker_endpoint(self.cfg)
-        if tls:
-            ca = self.cfg.broker.ca_file or (self.cfg.state_path / "broker" / "tls" / "ca.crt")
-            c.tls_set(ca_certs=str(ca))
-        c.reconnect_delay_set(1, 30)
+        c = service_client(self.cfg, Account.ALERTS, self.acfg.client_id, manual_ack=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -161,7 +153,7 @@ class AlertsService:
             # ingest dead-letters it with the reason; here it is only counted
             self.counters.rejected += 1
             self.counters.rejected_by_code[exc.code] = self.counters.rejected_by_code.get(exc.code, 0) + 1
-            log.debug("ignored a message on %s: %s", msg.topic[:200], exc.reason)
+            log.debug("ignored a message on %s: %s", log_topic(msg.topic), exc.code)
             return
         if replay is not None and isinstance(decoded, Message):
             replay.observe(decoded.ts)  # device time moves the replay; a birth's connection time must not
@@ -194,7 +186,7 @@ class AlertsService:
         """Rebuild state, connect, and process until stop()."""
         rep = rebuild(self.engine, self.influx, self.routine_file)
         log.info("rebuilt: %s", rep)
-        host, port, _ = broker_endpoint(self.cfg)
+        host, port, _ = service_endpoint(self.cfg)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.acfg.session_expiry_s
         self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
@@ -216,7 +208,7 @@ class AlertsService:
                         break  # stopping while the store is down: leave it unacknowledged
                     except Exception:  # a rule bug must not stop the stream: count it, keep the traceback
                         self.counters.internal_errors += 1
-                        log.exception("internal error on a message on %s", msg.topic[:200])
+                        log.exception("internal error on a message on %s", log_topic(msg.topic))
                     self._ack(epoch, msg)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.acfg.tick_s

@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     presses = 60 if args.short else args.presses
     state = Path(tempfile.mkdtemp(prefix="sw-bench-alerts-"))
     cfg_file = state / "shouwang.toml"
-    cfg_file.write_text(f'state_dir = "{state}"\n[broker]\nport = {free_port()}\n[influx]\nport = {free_port_pair()}\n'
-                        '[alerts]\nclient_id = "bench-alerts"\ntick_s = 1.0\n')
+    cfg_file.write_text(f'state_dir = "{state}"\n[broker]\nport = {free_port()}\nservice_port = {free_port()}\n[influx]\nport = {free_port_pair()}\n'
+                        '[alerts]\nclient_id = "svc_alerts_bench"\ntick_s = 1.0\n')
     cfg = load_config(cfg_file, env={})
     broker = mosquitto_process(cfg)
     passwords = {gw: add_gateway(cfg.state_path / "broker", gw)[1] for gw in (*LOAD_GATEWAYS, BUTTON_GATEWAY)}
@@ -163,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError("the alerts service did not subscribe")
 
         # baseline: bare MQTT round trip through the same broker
-        rt = RoundTrip(cfg.broker.port, cfg.broker.service_user, cfg.broker.service_password.get_secret_value(),
-                       BUTTON_GATEWAY, passwords[BUTTON_GATEWAY])
+        rt = RoundTrip(cfg, BUTTON_GATEWAY, passwords[BUTTON_GATEWAY])
         echo = rt.echo
 
         ctx = mp.get_context("spawn")

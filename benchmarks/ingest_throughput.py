@@ -39,7 +39,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker_config import add_gateway
+from broker_config import Account, add_gateway, service_client
 from shouwang.config import Config, load_config
 from shouwang.influx import InfluxClient
 from shouwang.logs import setup_logging
@@ -176,12 +176,11 @@ def phase_baseline(cfg: Config, password: str, n: int) -> dict:
         t[0] = t[0] or t[1]
         count[0] += 1
 
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-baseline", protocol=mqtt.MQTTv5)
-    sub.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
+    sub = service_client(cfg, Account.SIM, "svc_sim_bench_baseline")
     sub.on_message = on_message
     sub.on_connect = lambda c, u, f, rc, p: c.subscribe("sw/v1/#", qos=1)
     sub.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
-    sub.connect("127.0.0.1", cfg.broker.port, keepalive=60)
+    sub.connect("127.0.0.1", cfg.broker.service_port, keepalive=60)
     sub.loop_start()
     try:
         if not subscribed.wait(10):
@@ -261,11 +260,10 @@ def phase_drain_baseline(cfg: Config, password: str, n: int) -> dict:
     count, t, subscribed = [0], [0.0, 0.0], threading.Event()
 
     def client() -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-drain-base", protocol=mqtt.MQTTv5)
-        c.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
+        c = service_client(cfg, Account.SIM, "svc_sim_bench_drain_base")
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
-        c.connect("127.0.0.1", cfg.broker.port, keepalive=60, clean_start=False, properties=props)
+        c.connect("127.0.0.1", cfg.broker.service_port, keepalive=60, clean_start=False, properties=props)
         return c
 
     first = client()
@@ -316,9 +314,9 @@ def phase_drain_ingest(cfg: Config, password: str, n: int, influx: InfluxClient,
 
 def run(args: argparse.Namespace, state: Path) -> dict:
     config_file, metrics_port = state / "shouwang.toml", free_port()
-    config_file.write_text(f'state_dir = "{state}"\n[broker]\nport = {free_port()}\n'
+    config_file.write_text(f'state_dir = "{state}"\n[broker]\nport = {free_port()}\nservice_port = {free_port()}\n'
                            f"[influx]\nport = {free_port_pair()}\n"
-                           f'[ingest]\nmetrics_port = {metrics_port}\nclient_id = "bench-ingest"\n')
+                           f'[ingest]\nmetrics_port = {metrics_port}\nclient_id = "svc_ingest_bench"\n')
     cfg = load_config(config_file, env={})
     children: list[ChildProcess] = []
     influx = InfluxClient(cfg.influx)

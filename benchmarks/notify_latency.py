@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     api_port = free_port()
     cfg_file = state / "shouwang.toml"
     cfg_file.write_text(
-        f'state_dir = "{state}"\n[broker]\nport = {free_port()}\n[influx]\nport = {free_port_pair()}\n'
-        '[alerts]\nclient_id = "bench-alerts"\ntick_s = 1.0\n'
-        f'[api]\nport = {api_port}\nclient_id = "bench-api"\n'
+        f'state_dir = "{state}"\n[broker]\nport = {free_port()}\nservice_port = {free_port()}\n[influx]\nport = {free_port_pair()}\n'
+        '[alerts]\nclient_id = "svc_alerts_bench"\ntick_s = 1.0\n'
+        f'[api]\nport = {api_port}\nclient_id = "svc_api_bench"\n'
         '[notify]\nenabled = true\n')
     cfg = load_config(cfg_file, env={})
     broker = mosquitto_process(cfg)
@@ -180,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         if not sse.ready.wait(10):
             raise RuntimeError("no SSE hello")
 
-        rt = RoundTrip(cfg.broker.port, cfg.broker.service_user, cfg.broker.service_password.get_secret_value(),
-                       GATEWAY, password)
+        rt = RoundTrip(cfg, GATEWAY, password)
         echo = rt.echo
         # warm-up press (first-use costs: plugin import, connection pools), not counted
         sent_at: dict[str, tuple[int, str]] = {}

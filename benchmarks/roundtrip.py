@@ -1,7 +1,7 @@
 """The bare MQTT round trip the latency benchmarks set beside their figures.
 
 One client publishes as a gateway ("presser"), another subscribes to that gateway's topics with the
-service account and notes when each topic first arrives ("echo"): the broker's own share of a latency.
+recorder's service account and notes when each topic first arrives ("echo"): the broker's own share of a latency.
 """
 
 from __future__ import annotations
@@ -11,21 +11,24 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker_config import Account, gateway_endpoint, service_client, service_endpoint
+from shouwang.config import Config
+
 
 class RoundTrip:
     """A presser publishing as `gateway` and an echo subscriber timing each topic's arrival (perf_counter_ns)."""
 
-    def __init__(self, port: int, service_user: str, service_password: str, gateway: str, password: str) -> None:
+    def __init__(self, cfg: Config, gateway: str, password: str) -> None:
         self.echo: dict[str, int] = {}
-        self.sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo", protocol=mqtt.MQTTv5)
-        self.sub.username_pw_set(service_user, service_password)
+        self.sub = service_client(cfg, Account.SIM, "svc_sim_bench_echo")
         self.sub.on_message = lambda c, u, m: self.echo.setdefault(m.topic, time.perf_counter_ns())
-        self.sub.connect("127.0.0.1", port)
+        host, port, _ = service_endpoint(cfg)
+        self.sub.connect(host, port)
         self.sub.loop_start()
         self.sub.subscribe(f"sw/v1/{gateway}/#", qos=1)
         self.pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-presser", protocol=mqtt.MQTTv5)
         self.pub.username_pw_set(gateway, password)
-        self.pub.connect("127.0.0.1", port)
+        self.pub.connect(*gateway_endpoint(cfg)[:2])
         self.pub.loop_start()
         time.sleep(0.5)  # both connected and subscribed before the first press
 

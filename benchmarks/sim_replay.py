@@ -95,7 +95,7 @@ def main() -> int:
     window = ["--duration", "3h"] if args.short else []
     work = Path(tempfile.mkdtemp(prefix="sim-bench-"))
     config = work / "shouwang.toml"
-    config.write_text(f'state_dir = "{work / "state"}"\n[broker]\nport = {free_port()}\n'
+    config.write_text(f'state_dir = "{work / "state"}"\n[broker]\nport = {free_port()}\nservice_port = {free_port()}\n'
                       "[ingest]\nmetrics_port = 0\n[sim]\nenabled = false\n")
     cfg = load_config(config, env={})
     gateways = load_scenario(SCENARIO).gateways

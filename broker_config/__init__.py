@@ -1,7 +1,12 @@
-"""Mosquitto configuration generated from the Shouwang config: listeners, TLS, passwords, ACL."""
+"""Mosquitto configuration generated from the Shouwang config: listeners, TLS, passwords, ACLs;
+the service accounts and the one builder of services' MQTT clients."""
 
+from broker_config.accounts import Account, account_password
+from broker_config.client import gateway_endpoint, service_client, service_credentials, service_endpoint
 from broker_config.credentials import add_gateway, ensure_user, gateway_credentials_path
-from broker_config.generate import BrokerFiles, broker_endpoint, write_broker_files
+from broker_config.generate import BrokerFiles, write_broker_files
+from broker_config.reload import reload_running_broker
 
-__all__ = ["BrokerFiles", "add_gateway", "broker_endpoint", "ensure_user", "gateway_credentials_path",
+__all__ = ["Account", "BrokerFiles", "account_password", "add_gateway", "ensure_user", "gateway_credentials_path",
+           "gateway_endpoint", "reload_running_broker", "service_client", "service_credentials", "service_endpoint",
            "write_broker_files"]

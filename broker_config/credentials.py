@@ -1,8 +1,8 @@
-"""Per-gateway and service credentials, hashed into Mosquitto's password file by mosquitto_passwd.
+"""Per-gateway and service credentials, hashed into Mosquitto's password files by mosquitto_passwd.
 
 A gateway's username is its id, so the ACL pattern sw/v1/%u/# confines it to its own
-prefix. Service accounts are named svc_..., which can never be a gateway id (ids have
-no underscore). The plaintext password of a gateway is written once to a 0600 file for
+prefix; gateways live in `passwd`, service accounts (svc_..., never a gateway id: ids have
+no underscore) in `passwd-services`, each file used by its own listener. The plaintext password of a gateway is written once to a 0600 file for
 provisioning that gateway; the broker keeps only the hash.
 """
 
@@ -37,6 +37,12 @@ def ensure_user(passwd_file: Path, username: str, password: str) -> None:
                           capture_output=True, text=True, timeout=30, check=False)
     if proc.returncode != 0:
         raise ServiceError(f"mosquitto_passwd failed for {username}: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+def ensure_users(passwd_file: Path, users: dict[str, str]) -> None:
+    """Add or update several users (the service accounts) in one password file."""
+    for username, password in users.items():
+        ensure_user(passwd_file, username, password)
 
 
 def gateway_credentials_path(broker_dir: Path, gateway: str) -> Path:

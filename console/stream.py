@@ -15,10 +15,9 @@ from collections import OrderedDict
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.sinks import EVENT_TOPIC
-from broker_config import broker_endpoint
+from broker_config import Account, service_client, service_endpoint
 from shouwang.config import Config
 
 log = logging.getLogger(__name__)
@@ -80,13 +79,8 @@ class MqttFollower:
         self.hub = hub
         self.connected = threading.Event()
         self.stopping = False
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.api.client_id, protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(cfg.broker.service_user, cfg.broker.service_password.get_secret_value())
-        self.host, self.port, tls = broker_endpoint(cfg)
-        if tls:
-            ca = cfg.broker.ca_file or (cfg.state_path / "broker" / "tls" / "ca.crt")
-            self.client.tls_set(ca_certs=str(ca))
-        self.client.reconnect_delay_set(1, 30)
+        self.client = service_client(cfg, Account.API, cfg.api.client_id)
+        self.host, self.port, _ = service_endpoint(cfg)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

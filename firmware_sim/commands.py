@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from broker_config import broker_endpoint
+from broker_config import Account, gateway_endpoint, service_client, service_endpoint
 from firmware_sim.clock import Clock, FastClock, ScaledClock
 from firmware_sim.errors import SimError
 from firmware_sim.faults import FaultInjector, FaultSpec, OutageWindow
@@ -34,9 +35,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def broker_target(cfg: Config) -> BrokerTarget:
-    """The broker the configuration points at (launched or external)."""
-    host, port, tls = broker_endpoint(cfg)
+def broker_target(cfg: Config, *, service: bool = False) -> BrokerTarget:
+    """Where the configuration's gateways (or, with service=True, its services) connect: launched or external."""
+    host, port, tls = (service_endpoint if service else gateway_endpoint)(cfg)
     ca = cfg.broker.ca_file or (cfg.state_path / "broker" / "tls" / "ca.crt" if tls else None)
     return BrokerTarget(host, port, tls, ca)
 
@@ -268,14 +269,15 @@ def cmd_record(cfg: Config, args: argparse.Namespace) -> int:
     """Record live traffic."""
     from firmware_sim.record import record_traffic
 
-    target = broker_target(cfg)
+    target = broker_target(cfg, service=True)
     stop = _stop_on_signals()
 
     def ready() -> None:
         print(f"recording {args.topic} from {target.url} to {args.out}"
               + (f" for {args.duration:g} s" if args.duration else " until Ctrl-C"), flush=True)
 
-    res = record_traffic(target, cfg.broker.service_user, cfg.broker.service_password.get_secret_value(), args.out,
+    client = service_client(cfg, Account.SIM, f"svc_sim_record_{os.getpid()}")
+    res = record_traffic(client, target, args.out,
                          topic=args.topic, duration_s=args.duration, max_messages=args.count, stop=stop,
                          on_ready=ready)
     Console().print(summary_table("Record summary", [("file", str(res.path)), ("messages", f"{res.messages:,}"),

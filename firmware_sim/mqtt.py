@@ -52,7 +52,7 @@ class BrokerTarget:
 
 def load_credentials(broker_dir: Path, gateways: Iterable[str], provision: bool = False) -> dict[str, tuple[str, str]]:
     """Username and password of each gateway from <broker_dir>/gateways/{id}.toml; optionally create them."""
-    from broker_config import add_gateway, gateway_credentials_path
+    from broker_config import add_gateway, gateway_credentials_path, reload_running_broker
 
     creds: dict[str, tuple[str, str]] = {}
     missing, created = [], []
@@ -75,8 +75,6 @@ def load_credentials(broker_dir: Path, gateways: Iterable[str], provision: bool 
             f"no MQTT credentials for gateway(s) {', '.join(missing)} under {broker_dir / 'gateways'}; create them "
             f"with `shouwang broker add-gateway ID`, or pass --provision to create them for a local broker")
     if created:
-        from shouwang.cli import reload_running_broker
-
         log.info("created credentials for %d gateway(s); broker reloaded: %s", len(created),
                  reload_running_broker(broker_dir))
     return creds

@@ -1,15 +1,13 @@
-"""Record live MQTT traffic to a record file, as the service account (reads sw/v1/#)."""
+"""Record live MQTT traffic to a record file, as the recorder's service account (reads sw/v1/#)."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from firmware_sim.errors import TransportError
@@ -25,10 +23,11 @@ class RecordResult:
     path: Path
 
 
-def record_traffic(target: BrokerTarget, username: str, password: str, out: Path, *, topic: str = "sw/v1/#",
+def record_traffic(client: mqtt.Client, target: BrokerTarget, out: Path, *, topic: str = "sw/v1/#",
                    duration_s: float | None = None, max_messages: int | None = None,
                    stop: threading.Event | None = None, on_ready=None) -> RecordResult:  # noqa: ANN001
-    """Subscribe and write every message to `out` until the duration, count or stop event ends it."""
+    """Subscribe with `client` (built, not connected: a service account that may read `topic`) and write every
+    message to `out` until the duration, count or stop event ends it."""
     stop = stop or threading.Event()
     subscribed = threading.Event()
     refused: list[str] = []
@@ -57,10 +56,6 @@ def record_traffic(target: BrokerTarget, username: str, password: str, out: Path
             if max_messages is not None and writer.count >= max_messages:
                 stop.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-record-{os.getpid()}", protocol=mqtt.MQTTv5)
-    client.username_pw_set(username, password)
-    if target.tls:
-        client.tls_set(ca_certs=str(target.ca_file) if target.ca_file else None)
     client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
     t0 = time.monotonic()
     try:

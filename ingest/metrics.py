@@ -21,6 +21,8 @@ class IngestMetrics:
         self.stale_acks = Counter("ingest_stale_acks_skipped",
                                   "acks skipped because the connection changed (the broker redelivers)",
                                   registry=r)
+        self.retained_cleared = Counter("ingest_retained_cleared", "retained device messages cleared at the broker "
+                                        "(only a gateway's presence may stay retained)", registry=r)
         self.internal_errors = Counter("ingest_internal_errors", "unexpected errors handling a message",
                                        registry=r)
         self.batch_latency = Histogram("ingest_batch_write_seconds", "time to write one batch, retries included",

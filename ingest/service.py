@@ -1,4 +1,9 @@
-"""The ingest worker: MQTT (shared subscription, persistent session, manual acks) -> InfluxDB.
+"""The ingest worker: MQTT (plain persistent subscription, manual acks) -> InfluxDB.
+
+One worker per broker: its session (client id, subscription, queue) is kept by Mosquitto across
+ingest restarts and across broker restarts, so a PUBACK a gateway got means the message reaches
+InfluxDB. A shared subscription would not survive a Mosquitto 2.0 restart (messages in between
+are lost while gateways were told they arrived), so there is none.
 
 Threads: paho's network thread validates each message and appends its line to the
 pending batch; the main thread flushes batches (size or time) and acknowledges each
@@ -15,12 +20,11 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from broker_config import broker_endpoint
+from broker_config import Account, service_client, service_endpoint
 from ingest.lineproto import dead_letter_line, message_line, payload_text, state_line
 from ingest.metrics import IngestMetrics
 from ingest.writer import BatchWriter, Entry, Stopped
@@ -29,13 +33,13 @@ from shouwang.errors import InfluxRejected, InfluxUnavailable
 from shouwang.influx import InfluxClient
 from wire import DEAD_LETTER_TOPIC, ContractError, decode
 from wire.models import Message
-from wire.topics import ALL_TOPICS
+from wire.topics import ALL_TOPICS, is_gateway_state_topic, log_topic
 
 log = logging.getLogger(__name__)
 
 
 class IngestService:
-    """One ingest worker; several with the same share group split the stream."""
+    """The ingest worker."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -55,20 +59,11 @@ class IngestService:
 
     # --- MQTT -------------------------------------------------------------------
 
-    @property
-    def subscription(self) -> str:
-        group = self.icfg.share_group
-        return f"$share/{group}/{ALL_TOPICS}" if group else ALL_TOPICS
+    subscription = ALL_TOPICS
 
     def _make_client(self) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.icfg.client_id,
-                        protocol=mqtt.MQTTv5, manual_ack=True)
-        c.username_pw_set(self.cfg.broker.service_user, self.cfg.broker.service_password.get_secret_value())
-        _, _, tls = broker_endpoint(self.cfg)
-        if tls:
-            ca = self.cfg.broker.ca_file or (self.cfg.state_path / "broker" / "tls" / "ca.crt")
-            c.tls_set(ca_certs=str(ca))
-        c.reconnect_delay_set(min(1.0, self.icfg.reconnect_max_s), self.icfg.reconnect_max_s)
+        c = service_client(self.cfg, Account.INGEST, self.icfg.client_id, manual_ack=True,
+                           reconnect_max_s=self.icfg.reconnect_max_s)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -84,7 +79,9 @@ class IngestService:
             self._epoch += 1
         self.metrics.connected.set(1)
         log.info("connected to broker (session present: %s)", flags.session_present)
-        client.subscribe(self.subscription, options=SubscribeOptions(qos=1))
+        # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
+        # noLocal: those clearing messages do not come back to us
+        client.subscribe(self.subscription, options=SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
         for rc in reason_codes:
@@ -102,6 +99,8 @@ class IngestService:
         received_ms = time.time_ns() // 1_000_000
         self.metrics.received.inc()
         topic = msg.topic
+        if msg.retain and msg.payload and not is_gateway_state_topic(topic):
+            self._clear_retained(topic)
         try:
             decoded = decode(topic, msg.payload, now_ms=received_ms, max_future_ms=self._max_future_ms,
                              max_age_ms=self._max_age_ms)
@@ -114,7 +113,7 @@ class IngestService:
             entry = self._dead_letter(topic, msg, exc.code, exc.reason)
         except Exception as exc:  # a bug must not block the stream: record it as a dead letter
             self.metrics.internal_errors.inc()
-            log.exception("internal error handling a message on %s", topic[:200])
+            log.exception("internal error handling a message on %s", log_topic(topic))
             entry = self._dead_letter(topic, msg, "internal", f"internal error: {type(exc).__name__}")
         with self._cond:
             entry.epoch = self._epoch
@@ -126,6 +125,14 @@ class IngestService:
                 self._cond.notify()
         self.metrics.pending.set(n)
 
+    def _clear_retained(self, topic: str) -> None:
+        """Only a gateway's presence may stay retained: the broker would otherwise keep every retained device
+        message a gateway cares to send (memory) and hand them all to each new subscriber. The message itself
+        is still handled (stored or dead-lettered) like any other."""
+        self.metrics.retained_cleared.inc()
+        log.warning("cleared a retained message on %s (only sw/v1/{gateway}/state may be retained)", log_topic(topic))
+        self.client.publish(topic, b"", qos=1, retain=True)
+
     def _unique_ns(self) -> int:
         with self._cond:
             self._last_dl_ns = max(time.time_ns(), self._last_dl_ns + 1)
@@ -134,8 +141,9 @@ class IngestService:
     def _dead_letter(self, topic: str, msg: mqtt.MQTTMessage, code: str, reason: str) -> Entry:
         """Record a rejected message: counter, log (ids only), DLQ topic, dead_letter point."""
         self.metrics.rejected.labels(code).inc()
-        # topics hold only ids by contract; payloads are never logged
-        log.warning("rejected message on %s: %s", topic[:200], reason)
+        # a client chooses the topic and the payload: log only contract ids and the code, never the payload or
+        # the reason (which may quote a value); both are in the dead letter
+        log.warning("rejected message on %s: %s", log_topic(topic), code)
         text, encoding = payload_text(msg.payload)
         body = json.dumps({"topic": topic, "code": code, "reason": reason, "received_ms": time.time_ns() // 10**6,
                            "size": len(msg.payload), "payload": text, "encoding": encoding})
@@ -170,13 +178,14 @@ class IngestService:
         if rejected:
             retry = []
             for entry, reason in rejected:
-                log.warning("InfluxDB rejected the point of a message on %s: %s", entry.topic[:200], reason)
+                log.warning("InfluxDB rejected the point of a message on %s: %s", log_topic(entry.topic), reason)
                 fake = mqtt.MQTTMessage(topic=entry.topic.encode())
                 fake.payload = entry.payload
                 retry.append(self._dead_letter(entry.topic, fake, "influx", reason))
             still = self.writer.write(retry)
             for entry, reason in still:  # our own dead-letter format refused: cannot happen short of a bug
-                log.error("dead letter itself refused by InfluxDB, message on %s lost: %s", entry.topic[:200], reason)
+                log.error("dead letter itself refused by InfluxDB, message on %s lost: %s", log_topic(entry.topic),
+                          reason)
         elapsed = time.perf_counter() - started
         self.metrics.batch_latency.observe(elapsed)
         self.metrics.batch_size.observe(len(batch))
@@ -222,7 +231,7 @@ class IngestService:
         self._prepare_database()
         if self.icfg.metrics_port:
             self.metrics.serve(self.icfg.metrics_host, self.icfg.metrics_port)
-        host, port, _ = broker_endpoint(self.cfg)
+        host, port, _ = service_endpoint(self.cfg)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.icfg.session_expiry_s
         props.ReceiveMaximum = self.icfg.receive_maximum

@@ -39,13 +39,14 @@ def _cmd_broker_config(cfg: Config, args: argparse.Namespace) -> int:
     from broker_config import write_broker_files
 
     files = write_broker_files(cfg)
-    print(f"wrote {files.conf}\n      {files.acl}\n      {files.passwd}")
+    print(f"wrote {files.conf}\n      {files.acl}, {files.passwd} (gateways)\n"
+          f"      {files.service_acl}, {files.service_passwd} (service accounts)")
     print(f"run it with: mosquitto -c {files.conf}")
     return 0
 
 
 def _cmd_broker_add_gateway(cfg: Config, args: argparse.Namespace) -> int:
-    from broker_config import add_gateway, write_broker_files
+    from broker_config import add_gateway, reload_running_broker, write_broker_files
 
     files = write_broker_files(cfg)
     path, _ = add_gateway(files.dir, args.id, rotate=args.rotate)
@@ -59,21 +60,6 @@ def _cmd_agent(cfg: Config | None, args: argparse.Namespace) -> int:
     from edge_agent.service import run_agent  # the gateway daemon has its own config file (docs/edge_agent.md)
 
     return run_agent(args.agent_config)
-
-
-def reload_running_broker(broker_dir: Path) -> bool:
-    """SIGHUP the broker started by `shouwang up` so it rereads passwords and ACL."""
-    import os
-
-    try:
-        pid = int((broker_dir / "mosquitto.pid").read_text())
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            if b"mosquitto" not in fh.read():
-                return False
-        os.kill(pid, signal.SIGHUP)
-        return True
-    except (OSError, ValueError):
-        return False
 
 
 def build_parser() -> argparse.ArgumentParser:

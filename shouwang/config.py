@@ -22,6 +22,8 @@ from shouwang.tomlfile import read_toml
 ENV_PREFIX = "SHOUWANG_"
 ENV_CONFIG_FILE = "SHOUWANG_CONFIG"
 #: development secrets: usable on a laptop, refused in production mode
+#: client ids of services hold an underscore, which a gateway id (the forced client id of every gateway) never has
+SERVICE_CLIENT_ID = r"^svc_[a-z0-9_-]{1,60}$"
 DEV_SECRETS = frozenset({"dev-service-password", "dev-influx-password", "dev-secret-key-change-me", ""})
 
 
@@ -42,9 +44,21 @@ class BrokerConfig(_Section):
     ca_file: Path | None = Field(None, description="user-supplied CA certificate; empty = the project's pilot CA")
     cert_file: Path | None = Field(None, description="user-supplied server certificate")
     key_file: Path | None = Field(None, description="user-supplied server key")
-    service_user: str = Field("svc_shouwang", pattern=r"^svc_[a-z0-9_]{1,40}$",
-                              description="service account (ingest, alerts): reads sw/v1/#")
-    service_password: SecretStr = Field(SecretStr("dev-service-password"))
+    service_url: str = Field("", description="external broker: where the services log in, if not at `url` (e.g. a "
+                                             "loopback listener that takes only service accounts)")
+    service_host: str = Field("127.0.0.1", description="listener of the launched broker for the services (ingest, "
+                                                        "alerts, API, recorder); keep it on loopback: only service "
+                                                        "accounts can log in there")
+    service_port: int = Field(18831, ge=1, le=65535, description="port of that service listener")
+    service_password: SecretStr = Field(SecretStr("dev-service-password"),
+                                        description="secret from which each service account's password is derived "
+                                                    "(svc_ingest, svc_alerts, svc_api, svc_sim)")
+    max_connections: int = Field(10000, ge=-1, description="gateway connections per gateway listener (each gateway "
+                                                           "holds one; -1 = unlimited)")
+    max_packet_kib: int = Field(64, ge=17, le=1024, description="largest MQTT packet the broker accepts: the contract's "
+                                                                 "16 KiB payloads plus room for oversize ones to be "
+                                                                 "dead-lettered with a reason; larger packets are "
+                                                                 "refused with reason 149 and the client disconnected")
     consumer_outage_s: int = Field(900, ge=1, description="how long a persistent consumer may be down ...")
     peak_msg_rate: int = Field(5000, ge=1, description="... at this message rate without the broker dropping its queue")
 
@@ -53,7 +67,7 @@ class BrokerConfig(_Section):
         """Per-client queue sized for the stated outage at the stated rate, plus 20 %."""
         return int(self.consumer_outage_s * self.peak_msg_rate * 1.2)
 
-    @field_validator("url")
+    @field_validator("url", "service_url")
     @classmethod
     def _url(cls, v: str) -> str:
         if v and urlsplit(v).scheme not in ("mqtt", "mqtts"):
@@ -89,14 +103,9 @@ class InfluxConfig(_Section):
 class IngestConfig(_Section):
     """MQTT -> InfluxDB ingest worker."""
 
-    client_id: str = Field("shouwang-ingest-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
-                           description="fixed client id: the persistent session lives under it")
-    share_group: str = Field("ingest", pattern=r"^([a-z0-9-]{1,32})?$",
-                             description="MQTT v5 shared subscription group ($share/GROUP/sw/v1/#) so several "
-                                         "workers split the stream; empty = a plain subscription (one worker). "
-                                         "Mosquitto 2.0.11 does not restore shared subscriptions after a broker "
-                                         "restart: messages published before ingest resubscribes are lost there, "
-                                         "a plain subscription keeps them (see README)")
+    client_id: str = Field("svc_ingest", pattern=SERVICE_CLIENT_ID,
+                           description="fixed client id: the persistent session (a plain subscription to sw/v1/#) "
+                                       "lives under it; one ingest worker per broker")
     reconnect_max_s: float = Field(2.0, gt=0, le=60, description="cap of the reconnect backoff: short, so after a "
                                                                   "broker restart ingest resubscribes at once")
     batch_size: int = Field(5000, ge=1, le=100_000, description="flush when this many points wait")
@@ -127,7 +136,7 @@ class AlertsConfig(_Section):
 
     database_url: SecretStr = Field(SecretStr(""), description="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@h/db; "
                                                                "empty = SQLite file <state>/alerts/alerts.db")
-    client_id: str = Field("shouwang-alerts-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+    client_id: str = Field("svc_alerts", pattern=SERVICE_CLIENT_ID,
                            description="fixed MQTT client id: the engine's persistent session lives under it")
     session_expiry_s: int = Field(7 * 86400, ge=0)
     tick_s: float = Field(1.0, gt=0, le=60, description="how often timers (inactivity, silence, escalation) run")
@@ -228,7 +237,7 @@ class ApiConfig(_Section):
     demo_password: SecretStr = Field(SecretStr("shouwang-demo"), description="password of the demo users")
     follow_mqtt: bool = Field(True, description="follow sw/alerts/v1/event so the live stream carries the engine's "
                                                 "changes; off = only changes made through this API")
-    client_id: str = Field("shouwang-api-1", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    client_id: str = Field("svc_api", pattern=SERVICE_CLIENT_ID)
 
     @field_validator("public_url")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from broker_config import broker_endpoint, write_broker_files
+from broker_config import service_endpoint, write_broker_files
 from shouwang.config import Config
 from shouwang.errors import ServiceError
 from shouwang.influx import InfluxClient
@@ -22,7 +22,9 @@ def _need(binary: str, package: str) -> str:
 def mosquitto_process(cfg: Config) -> ChildProcess:
     """Mosquitto with the project's generated config, password file and ACL."""
     files = write_broker_files(cfg)
-    host, port, _ = broker_endpoint(cfg)
+    # readiness is probed on the service listener, the last one Mosquitto opens: a probe on the gateway
+    # listener would count against its max_connections (and a refused one make the count drift, Mosquitto #1460)
+    host, port, _ = service_endpoint(cfg)
     return ChildProcess("mosquitto", [_need("mosquitto", "mosquitto"), "-c", str(files.conf)], files.log,
                         ready=lambda: port_open(host, port))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from broker_config import add_gateway, broker_endpoint
+from broker_config import add_gateway, gateway_endpoint
 from shouwang.config import Config
 from shouwang.errors import AlreadyRunning
 from shouwang.influx import InfluxClient
@@ -173,7 +173,7 @@ class Stack:
         self.children.append(child)
 
     def banner(self) -> str:
-        host, port, tls = broker_endpoint(self.cfg)
+        host, port, tls = gateway_endpoint(self.cfg)
         lines = [
             "Shouwang is up.",
             f"  MQTT broker   {'mqtts' if tls else 'mqtt'}://{host}:{port}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_config import add_gateway
+from broker_config import Account, add_gateway, service_credentials
 from shouwang.config import Config, load_config
 from shouwang.influx import InfluxClient
 from shouwang.procs import ChildProcess, free_port
@@ -20,7 +20,7 @@ from tests.helpers import IngestProcess, MqttPeer, free_port_pair
 from wire import Message, encode
 from wire.models import Channel, Kind
 
-GATEWAYS = ("gw-a", "gw-b")
+GATEWAYS = ("gw-a", "gw-b", "gw-z")  # gw-z: the attacker of tests/test_broker_attacks.py
 
 
 @dataclass
@@ -39,9 +39,11 @@ class Services:
     def gateway(self, gw: str = "gw-a", **kw) -> MqttPeer:
         return MqttPeer(self.port, gw, self.passwords[gw], **kw).start()
 
-    def service_peer(self, **kw) -> MqttPeer:
-        b = self.cfg.broker
-        return MqttPeer(self.port, b.service_user, b.service_password.get_secret_value(), **kw).start()
+    def service_peer(self, account: Account = Account.SIM, **kw) -> MqttPeer:
+        """A client on the service listener logged in as a service account (by default the recorder's)."""
+        kw.setdefault("client_id", f"{account}_peer_{uuid.uuid4().hex[:8]}")
+        user, password = service_credentials(self.cfg, account)
+        return MqttPeer(self.cfg.broker.service_port, user, password, **kw).start()
 
 
 def write_config(path: Path, state: Path, **sections: dict) -> Path:
@@ -59,9 +61,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     state = tmp_path_factory.mktemp("state")
     config_file = write_config(
         state / "shouwang.toml", state,
-        broker={"port": free_port()},
+        broker={"port": free_port(), "service_port": free_port()},
         influx={"port": free_port_pair()},
-        ingest={"metrics_port": free_port(), "client_id": "ingest-test", "batch_size": 500,
+        ingest={"metrics_port": free_port(), "client_id": "svc_ingest_test", "batch_size": 500,
                 "flush_interval_ms": 100, "retry_max_s": 1.0},
     )
     cfg = load_config(config_file, env={})

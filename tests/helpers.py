@@ -45,14 +45,25 @@ class MqttPeer:
         self.refused = threading.Event()
         self.pubacks: dict[int, mqtt.ReasonCode] = {}
         self.messages: list[mqtt.MQTTMessage] = []
+        self.suback: list[mqtt.ReasonCode] | None = None
+        self.disconnects: list[mqtt.ReasonCode] = []
         self._lock = threading.Lock()
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
 
     def _on_connect(self, client, userdata, flags, rc, props) -> None:  # noqa: ANN001
         self.connack = rc
         (self.refused if rc.is_failure else self.connected).set()
+
+    def _on_disconnect(self, client, userdata, flags, rc, props) -> None:  # noqa: ANN001
+        with self._lock:
+            self.disconnects.append(rc)
+
+    def _on_subscribe(self, client, userdata, mid, rcs, props) -> None:  # noqa: ANN001
+        self.suback = list(rcs)
 
     def _on_publish(self, client, userdata, mid, rc, props) -> None:  # noqa: ANN001
         with self._lock:

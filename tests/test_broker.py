@@ -104,7 +104,7 @@ def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_tls_listener_with_pilot_ca_and_cli_credentials(tmp_path: Path) -> None:
     plain, tls_port = free_port(), free_port()
     cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state",
-                            broker={"port": plain, "tls": True, "tls_port": tls_port, "tls_host": "127.0.0.1"})
+                            broker={"port": plain, "service_port": free_port(), "tls": True, "tls_port": tls_port, "tls_host": "127.0.0.1"})
     out = _cli(cfg_file, "broker", "config")
     assert out.returncode == 0, out.stderr
     cfg = load_config(cfg_file, env={})
@@ -141,7 +141,7 @@ def test_tls_listener_with_pilot_ca_and_cli_credentials(tmp_path: Path) -> None:
 
 
 def test_add_gateway_refuses_a_bad_id(tmp_path: Path) -> None:
-    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", broker={"port": free_port()})
+    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", broker={"port": free_port(), "service_port": free_port()})
     out = _cli(cfg_file, "broker", "add-gateway", "Zhang_San")
     assert out.returncode == 2
     assert "does not match" in out.stderr

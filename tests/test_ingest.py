@@ -240,8 +240,8 @@ def test_ingest_sigkill_mid_stream_loses_and_duplicates_nothing(services: Servic
 def test_partial_write_rejects_only_the_offending_points(services: Services, uid: str, tmp_path) -> None:
     """A field type conflict makes InfluxDB answer 400 partial write: bisect, dead-letter, keep the rest."""
     db = f"conflict_{uid}"
-    env = {"SHOUWANG_INFLUX__DATABASE": db, "SHOUWANG_INGEST__CLIENT_ID": f"ingest-{uid}",
-           "SHOUWANG_INGEST__SHARE_GROUP": f"g-{uid}", "SHOUWANG_INGEST__SESSION_EXPIRY_S": "5",
+    env = {"SHOUWANG_INFLUX__DATABASE": db, "SHOUWANG_INGEST__CLIENT_ID": f"svc_ingest_{uid}",
+           "SHOUWANG_INGEST__SESSION_EXPIRY_S": "5",
            "SHOUWANG_INGEST__METRICS_PORT": str(_free())}
     cfg = load_config(services.config_file, env=env)
     proc = IngestProcess(cfg, services.config_file, env=env, name=f"ingest-{uid}").start()
@@ -290,9 +290,9 @@ def _restart_broker_then_publish(services: Services, device: str) -> None:
 
 
 def test_plain_subscription_survives_a_broker_restart(services: Services, uid: str) -> None:
-    """share_group = "" (one worker): the persistent subscription outlives a Mosquitto restart, so a
-    message published before ingest has reconnected is still delivered."""
-    env = {"SHOUWANG_INGEST__SHARE_GROUP": "", "SHOUWANG_INGEST__CLIENT_ID": f"plain-{uid}",
+    """Ingest's plain persistent subscription outlives a Mosquitto restart, so a message published before
+    ingest has reconnected is still delivered."""
+    env = {"SHOUWANG_INGEST__CLIENT_ID": f"svc_ingest_plain_{uid}",
            "SHOUWANG_INGEST__METRICS_PORT": str(_free())}
     cfg = load_config(services.config_file, env=env)
     proc = IngestProcess(cfg, services.config_file, env=env, name=f"ingest-plain-{uid}").start()

@@ -24,7 +24,7 @@ def _children(pid: int) -> list[int]:
 
 def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
     cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state",
-                            broker={"port": free_port()}, influx={"port": free_port_pair()},
+                            broker={"port": free_port(), "service_port": free_port()}, influx={"port": free_port_pair()},
                             ingest={"metrics_port": free_port(), "flush_interval_ms": 100},
                             api={"port": free_port()})
     cfg = load_config(cfg_file, env={})
@@ -86,12 +86,13 @@ def test_up_runs_the_stack_and_stops_cleanly(tmp_path: Path) -> None:
 def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:  # noqa: ANN001
     """With broker.url and influx.url set, `up` launches neither and ingest writes to the external ones."""
     cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state",
-                            broker={"url": f"mqtt://127.0.0.1:{services.port}"},
+                            broker={"url": f"mqtt://127.0.0.1:{services.port}",
+                                    "service_url": f"mqtt://127.0.0.1:{services.cfg.broker.service_port}"},
                             influx={"url": services.cfg.influx.base_url, "database": "external_db"},
-                            ingest={"metrics_port": free_port(), "client_id": "ingest-external",
-                                    "share_group": "external", "session_expiry_s": 10},
-                            alerts={"client_id": "alerts-external", "session_expiry_s": 10},
-                            api={"port": free_port(), "client_id": "api-external"})
+                            ingest={"metrics_port": free_port(), "client_id": "svc_ingest_external",
+                                    "session_expiry_s": 10},
+                            alerts={"client_id": "svc_alerts_external", "session_expiry_s": 10},
+                            api={"port": free_port(), "client_id": "svc_api_external"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     with open(tmp_path / "up.out", "w+") as log:
         up = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "up"], stdout=log,
@@ -128,7 +129,7 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
 
 def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
     """SIGKILL of `up` (OOM killer, kill -9) must not leave an orphan broker holding the port."""
-    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", broker={"port": free_port()},
+    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", broker={"port": free_port(), "service_port": free_port()},
                             influx={"port": free_port_pair()}, ingest={"metrics_port": free_port()},
                             api={"port": free_port()})
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}

@@ -81,3 +81,23 @@ def parse_topic(topic: str) -> DeviceTopic | StateTopic:
     if ch is None:
         raise ContractError("topic", f"channel {channel[:40]!r} is not one of {sorted(_CHANNELS)}")
     return DeviceTopic(gateway, device, ch)
+
+
+def log_topic(topic: str) -> str:
+    """A topic fit for a log line: contract ids and keywords kept, any other segment (which a client chose
+    and which could carry a name or a phone number) replaced by its length."""
+    parts = topic.split("/")
+    out = []
+    for i, part in enumerate(parts[:6]):
+        keep = (i == 0 and part == "sw") or (i == 1 and part == "v1") or (i >= 2 and is_valid_id(part)) \
+            or part in _CHANNELS or part == "state"
+        out.append(part if keep else f"<{len(part)} chars>")
+    if len(parts) > 6:
+        out.append(f"<{len(parts) - 6} more levels>")
+    return "/".join(out)
+
+
+def is_gateway_state_topic(topic: str) -> bool:
+    """True for a well-formed sw/v1/{gateway}/state (the one topic a gateway may keep retained)."""
+    parts = topic.split("/")
+    return len(parts) == 4 and parts[:2] == ["sw", "v1"] and parts[3] == "state" and is_valid_id(parts[2])

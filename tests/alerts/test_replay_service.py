@@ -27,9 +27,9 @@ def test_birth_after_a_retained_will_clears_the_gateway_during_a_replay(services
     """`up` restarted on an old state: the broker hands the engine the retained last will of the previous run,
     then the simulator's gateway connects with a birth stamped with the real time while the replay is hours
     behind. The birth must count (no false gateway_offline alert) and must not jump the replay to now."""
-    cfg_file = write_config(tmp_path / "alerts.toml", tmp_path / "state", broker={"port": services.port},
+    cfg_file = write_config(tmp_path / "alerts.toml", tmp_path / "state", broker={"port": services.port, "service_port": services.cfg.broker.service_port},
                             influx={"port": services.cfg.influx.port},
-                            alerts={"client_id": f"alerts-replay-{uid}", "tick_s": 0.2, "gateway_offline_min": 5.0})
+                            alerts={"client_id": f"svc_alerts_replay_{uid}", "tick_s": 0.2, "gateway_offline_min": 5.0})
     cfg = load_config(cfg_file, env={})
     with Database.from_config(cfg) as db:
         assert import_rows(db, registry_csv(uid)).errors == []

@@ -9,13 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alerts.clock import ManualClock
 from alerts.csvio import import_rows
 from alerts.db import Database
 from alerts.engine import Engine
-from alerts.clock import ManualClock
 from alerts.rebuild import rebuild
 from alerts.store import AlertStore
 from alerts.types import AlertState, Outcome, Rule
+from broker_config import Account
 from ingest.lineproto import message_line
 from shouwang.config import AlertsConfig, load_config
 from shouwang.influx import InfluxClient
@@ -39,13 +40,13 @@ def registry_csv(uid: str) -> str:
 def test_cli_service_end_to_end(services: Services, tmp_path: Path, uid: str) -> None:
     """`shouwang alerts` as a child: a press becomes a stored, notified, published, charted alert."""
     state = tmp_path / "state"
-    cfg_file = write_config(tmp_path / "alerts.toml", state, broker={"port": services.port},
+    cfg_file = write_config(tmp_path / "alerts.toml", state, broker={"port": services.port, "service_port": services.cfg.broker.service_port},
                             influx={"port": services.cfg.influx.port},
-                            alerts={"client_id": f"alerts-{uid}", "tick_s": 0.2})
+                            alerts={"client_id": f"svc_alerts_{uid}", "tick_s": 0.2})
     cfg = load_config(cfg_file, env={})
     with Database.from_config(cfg) as db:
         assert import_rows(db, registry_csv(uid)).errors == []
-    watcher = services.service_peer()
+    watcher = services.service_peer(Account.API)
     watcher.client.subscribe("sw/alerts/v1/#", qos=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     log = open(tmp_path / "alerts.log", "w+")

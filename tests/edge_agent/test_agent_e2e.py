@@ -12,6 +12,7 @@ from pathlib import Path
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from broker_config import Account, service_credentials
 from edge_agent.clock import SystemClock
 from edge_agent.emit import Emitter
 from edge_agent.outbox import Outbox
@@ -96,12 +97,11 @@ def test_every_driver_end_to_end_into_influxdb(services: Services, ingest: Inges
 def test_broker_down_for_a_while_loses_nothing_and_keeps_order(services: Services, ingest: IngestProcess, agents,
                                                                tmp_path: Path, uid: str, agent_mqtt: dict) -> None:
     dev = f"wm-{uid}"
-    b = services.cfg.broker
-    watcher = MqttPeer(services.port, b.service_user, b.service_password.get_secret_value(),
-                       client_id=f"order-{uid}")
+    watcher = MqttPeer(services.cfg.broker.service_port, *service_credentials(services.cfg, Account.SIM),
+                       client_id=f"svc_sim_order_{uid}")
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 600
-    watcher.client.connect("127.0.0.1", services.port, clean_start=False, properties=props)
+    watcher.client.connect("127.0.0.1", services.cfg.broker.service_port, clean_start=False, properties=props)
     watcher.client.loop_start()
     watcher.client.reconnect_delay_set(0.2, 1)
     assert watcher.connected.wait(10)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_config import add_gateway
+from broker_config import Account, add_gateway, service_credentials
 from firmware_sim.generate import Simulation
 from firmware_sim.scenario import Community, load_scenario
 from firmware_sim.timeparse import DAY_MS
@@ -55,15 +55,15 @@ class SimBroker:
         return self.cfg.broker.port
 
     def service_peer(self) -> MqttPeer:
-        b = self.cfg.broker
-        return MqttPeer(self.port, b.service_user, b.service_password.get_secret_value()).start()
+        user, password = service_credentials(self.cfg, Account.SIM)
+        return MqttPeer(self.cfg.broker.service_port, user, password, client_id="svc_sim_watcher").start()
 
 
 @pytest.fixture(scope="session")
 def sim_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimBroker]:
     """Mosquitto with the project's config and ACL, and the demo gateways' credentials."""
     state = tmp_path_factory.mktemp("sim-state")
-    config_file = write_config(state / "shouwang.toml", state, broker={"port": free_port()},
+    config_file = write_config(state / "shouwang.toml", state, broker={"port": free_port(), "service_port": free_port()},
                                influx={"port": free_port_pair()}, ingest={"metrics_port": 0})
     cfg = load_config(config_file, env={})
     broker = mosquitto_process(cfg)

@@ -157,7 +157,7 @@ def test_missing_credentials_are_named(sim_broker: SimBroker, tmp_path: Path) ->
 
 def test_a_broker_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    config_file = write_config(tmp_path / "c.toml", state, broker={"port": free_port()}, ingest={"metrics_port": 0})
+    config_file = write_config(tmp_path / "c.toml", state, broker={"port": free_port(), "service_port": free_port()}, ingest={"metrics_port": 0})
     cfg = load_config(config_file, env={})
     broker = mosquitto_process(cfg)
     for gw in ("demo-gw-1", "demo-gw-2"):

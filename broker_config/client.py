@@ -1,0 +1,51 @@
+"""The one place a service's MQTT client is built: its account, endpoint, TLS and reconnect policy."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker_config.accounts import Account, account_password
+from shouwang.config import Config
+
+
+def _url_endpoint(url: str) -> tuple[str, int, bool]:
+    u = urlsplit(url)
+    tls = u.scheme == "mqtts"
+    return u.hostname or "127.0.0.1", u.port or (8883 if tls else 1883), tls
+
+
+def gateway_endpoint(cfg: Config) -> tuple[str, int, bool]:
+    """(host, port, tls) where gateways connect: the external URL or the launched gateway listener."""
+    if cfg.broker.url:
+        return _url_endpoint(cfg.broker.url)
+    host = cfg.broker.host
+    return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), cfg.broker.port, False
+
+
+def service_endpoint(cfg: Config) -> tuple[str, int, bool]:
+    """(host, port, tls) where services connect: the external URL or the launched service listener."""
+    if cfg.broker.url:
+        return _url_endpoint(cfg.broker.service_url or cfg.broker.url)
+    host = cfg.broker.service_host
+    return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), cfg.broker.service_port, False
+
+
+def service_credentials(cfg: Config, account: Account) -> tuple[str, str]:
+    """(username, password) of a service account."""
+    return str(account), account_password(cfg.broker.service_password.get_secret_value(), account)
+
+
+def service_client(cfg: Config, account: Account, client_id: str, *, manual_ack: bool = False,
+                   reconnect_max_s: float = 30.0) -> mqtt.Client:
+    """A paho MQTT v5 client logged in as `account`, TLS set when the endpoint needs it (not yet connected)."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+    c.username_pw_set(*service_credentials(cfg, account))
+    _, _, tls = service_endpoint(cfg)
+    if tls:
+        ca = cfg.broker.ca_file or (cfg.state_path / "broker" / "tls" / "ca.crt")
+        c.tls_set(ca_certs=str(ca))
+    c.reconnect_delay_set(min(1.0, reconnect_max_s), reconnect_max_s)
+    return c
