@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import select
 
 from alerts.csvio import RegistryFileError, import_rows, read_rows
-from alerts.registry import set_away
+from alerts.registry import load_snapshot, set_away
 from alerts.types import Level
 from console.api_auth import user_out
+from console.audit_view import visible_entries
 from console.auth import AccountError, create_user, get_user, list_users, set_active
 from console.context import AppContext
-from console.deps import Caller, admin, get_ctx, staff
+from console.deps import Caller, admin, carer, get_ctx, staff
+from console.import_scope import refusals
 from console.schemas import ID_MAX, AuditOut, AwayIn, ImportIn, ImportOut, NodeOut, UserIn, UserOut
-from console.tables import AuditLog
+from console.scope import Scope
 
 router = APIRouter(prefix="/api", tags=["registry"])
+_importing = threading.Lock()
 Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -39,7 +42,6 @@ def nodes(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff),
 
 @router.post("/registry/import", response_model=ImportOut, summary="import registry rows (CSV) under your street")
 def registry_import(body: ImportIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin)) -> ImportOut:
-    reg = ctx.registry.get()
     try:
         rows, errors, _, _ = read_rows(body.csv, "<api>")
     except RegistryFileError as exc:
@@ -47,22 +49,13 @@ def registry_import(body: ImportIn, ctx: AppContext = Depends(get_ctx), c: Calle
     if errors:
         return ImportOut(rows=len(rows) + len({e.row for e in errors}), created=0, updated=0,
                          errors=[str(e) for e in errors], dry_run=True)
-    defined = {r.code: r for r in rows}
-    bad = []
-    for r in rows:
-        # every row must hang, directly or through rows of this file, under a node of the admin's area
-        seen, p = set(), r.parent
-        while p in defined and p not in seen:
-            seen.add(p)
-            p = defined[p].parent
-        anchored = p is not None and p in reg.nodes and c.scope.sees_node(p, reg)
-        if r.record == "street" or not anchored:
-            bad.append(f"row {r.row}: {r.code} is not under a place of your area")
-        elif r.code in reg.nodes and not c.scope.sees_node(r.code, reg):
-            bad.append(f"row {r.row}: {r.code} belongs to another area")
-    if bad:
-        raise HTTPException(403, "; ".join(bad[:20]))
-    report = import_rows(ctx.db, body.csv, "<api>", dry_run=body.dry_run)
+    with _importing:  # no other import of this API moves things between the check and the write
+        reg = load_snapshot(ctx.db)  # now, not the cached snapshot: who owns what is decided on current rows
+        bad = refusals(rows, reg, Scope.build(c.user.role, c.user.scopes, reg))
+        if bad:
+            raise HTTPException(403, "; ".join(bad[:20]) + (f"; and {len(bad) - 20} more rows" if len(bad) > 20
+                                                            else ""))
+        report = import_rows(ctx.db, body.csv, "<api>", dry_run=body.dry_run)
     if not body.dry_run:
         ctx.registry.reload()
     ctx.audit(c.name, c.user.role.value, "registry.import", f"{len(rows)} rows",
@@ -72,7 +65,7 @@ def registry_import(body: ImportIn, ctx: AppContext = Depends(get_ctx), c: Calle
 
 
 @router.put("/registry/households/{code}/away", status_code=204, summary="away mode: no inactivity alerts until")
-def away(code: Code, body: AwayIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff)) -> None:
+def away(code: Code, body: AwayIn, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(carer)) -> None:
     reg = ctx.registry.get()
     if code not in reg.households or not c.scope.sees_node(code, reg):
         raise HTTPException(404, f"no household {code} in your area")
@@ -119,10 +112,7 @@ def deactivate(user_id: Annotated[int, Path(ge=1, le=ID_MAX)], ctx: AppContext =
     return user_out(found[0], False)
 
 
-@router.get("/audit", response_model=list[AuditOut], summary="the latest writes made through the API")
+@router.get("/audit", response_model=list[AuditOut], summary="the latest writes made through the API in your area")
 def audit(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(admin),
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditOut]:
-    with ctx.db.session() as s:
-        rows = s.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
-        return [AuditOut(at=r.at, actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail)
-                for r in rows]
+    return visible_entries(ctx, c, limit)

@@ -123,17 +123,33 @@ def acknowledge(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext =
                 lambda: ctx.store.acknowledge(alert_id, c.name, CHANNEL, ctx.now(), note), note)
 
 
-@router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut, summary="send a named person")
+def dispatchable(ctx: AppContext, c: Caller, to: str) -> bool:
+    """Whether `to` names a contact or an active user of the caller's area, or a duty officer above it.
+
+    Both lookups always run, so the time taken does not tell an unknown name from someone elsewhere.
+    """
+    from console.auth import list_users
+
+    reg = ctx.registry.get()
+    above = {n.code for root in c.scope.roots for n in reg.ancestors(root)}
+
+    def in_line(code: str) -> bool:
+        return code in above or c.scope.sees_node(code, reg)
+
+    contact = any(x.code == to and in_line(x.place) for cs in reg.contacts.values() for x in cs)
+    user = any(u.username == to and active and u.scopes and all(in_line(s) for s in u.scopes)
+               for u, active in list_users(ctx.db))
+    return contact or user
+
+
+@router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut, summary="send a named person of your area")
 def dispatch(alert_id: AlertId, body: DispatchIn, ctx: AppContext = Depends(get_ctx),
              c: Caller = Depends(caller)) -> AlertOut:
-    reg = ctx.registry.get()
-    known = any(x.code == body.to for cs in reg.contacts.values() for x in cs)
-    if not known:
-        from console.auth import list_users
-
-        known = any(u.username == body.to and active for u, active in list_users(ctx.db))
-    if not known:
-        raise HTTPException(422, f"to: no contact or user {body.to!r}")
+    visible_alert(ctx, c, alert_id)
+    if not c.scope.can(Action.DISPATCH):
+        raise HTTPException(403, f"a {c.user.role.value} may not dispatch alerts")
+    if not dispatchable(ctx, c, body.to):  # the same answer for nobody and for somebody elsewhere
+        raise HTTPException(422, "to: no contact or user of your area by that name (give a contact code or username)")
     return _act(ctx, c, alert_id, Action.DISPATCH,
                 lambda: ctx.store.dispatch(alert_id, body.to, c.name, CHANNEL, ctx.now(), body.note),
                 f"to {body.to}: {body.note}")

@@ -17,6 +17,7 @@ from console.deps import Caller, caller, get_ctx, staff
 from console.readings import device_readings, gateway_presence, last_levels, river_levels, water_use
 from console.schemas import (ContactOut, DeviceList, DeviceOut, GatewayList, GatewayOut, HouseholdOut, LevelSeries,
                              StationList, StationOut)
+from console.scope import UserRole
 from shouwang.errors import InfluxError
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,12 @@ def station_levels(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = D
     return LevelSeries(station=st, since=since, points=points, readings_available=available)
 
 
-@router.get("/households/{code}", response_model=HouseholdOut, summary="a household: last water use, open alerts")
+@router.get("/households/{code}", response_model=HouseholdOut, summary="a household: last water use, open alerts, "
+                                                                          "contacts (not for technicians)")
 def household(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller)) -> HouseholdOut:
+    if c.user.role is UserRole.TECHNICIAN:  # before the lookup: the answer is the same for any code
+        raise HTTPException(403, "a technician sees devices, not the people of a household: GET /api/devices lists "
+                                 "a household's devices with their health")
     reg = ctx.registry.get()
     node = reg.nodes.get(code)
     if node is None or node.level is not Level.HOUSEHOLD or not c.scope.sees_node(code, reg):

@@ -9,7 +9,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from console.auth import User, session_user
 from console.context import AppContext
-from console.scope import Scope, UserRole
+from console.scope import CARERS, Scope, UserRole
 
 COOKIE = "sw_session"
 CSRF_HEADER = "x-sw-csrf"
@@ -61,6 +61,14 @@ def staff(c: Caller = Depends(caller)) -> Caller:
     """Anyone but a family member."""
     if c.user.role is UserRole.FAMILY:
         raise HTTPException(403, "staff only")
+    return c
+
+
+def carer(c: Caller = Depends(caller)) -> Caller:
+    """Someone who looks after residents: a street administrator, community staff or a grid worker."""
+    if c.user.role not in CARERS:
+        raise HTTPException(403, "only street administrators, community staff and grid workers look after "
+                                 "residents (away mode)")
     return c
 
 

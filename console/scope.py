@@ -58,6 +58,9 @@ ACTIONS: dict[UserRole, frozenset[Action]] = {
     UserRole.FAMILY: frozenset({Action.ACKNOWLEDGE}),
 }
 
+#: who looks after residents: may switch a household's away mode (which silences its inactivity alerts)
+CARERS = frozenset({UserRole.STREET_ADMIN, UserRole.COMMUNITY_STAFF, UserRole.GRID_WORKER})
+
 
 def children_of(reg: RegistrySnapshot) -> dict[str, list[str]]:
     kids: dict[str, list[str]] = defaultdict(list)

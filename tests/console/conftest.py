@@ -94,6 +94,38 @@ class Site:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
 
+#: a second street with its own admin and grid worker: what the first street's people must not reach
+SECOND_STREET = [
+    "street,st-02,,Houjie Street,,,,,,,,,,,,,,,,,",
+    "community,cm-02,st-02,Hillside Community,,,,,,,,,,,,,,,,,",
+    "grid,gr-03,cm-02,Grid 3,,,,,,,,,,,,,,,,,",
+    "building,bd-03,gr-03,Building 9,,,,,,,,,,,,,,,,,",
+    "household,hh-0004,bd-03,Room 901,disabled,22:00-06:30,7,,,,,,,,,,,,,,",
+    "device,btn-0004,hh-0004,,,,,,gw-c,call_button,3600,,,,,,,,,,",
+    "contact,c-fam4,hh-0004,Wu Min,,,,,,,,,,,,,,family,ntfy://127.0.0.1:9/fam4,zh,",
+    "contact,c-gw3,gr-03,Zheng Hao,,,,,,,,,,,,,,grid_worker,ntfy://127.0.0.1:9/gw3,zh,",
+]
+SECOND_USERS = {"admin2": (UserRole.STREET_ADMIN, ["st-02"], None), "gw3": (UserRole.GRID_WORKER, ["gr-03"], None)}
+
+
+def add_second_street(site: Site) -> int:
+    """Street st-02 (household hh-0004, button btn-0004, contacts c-fam4 and c-gw3), users admin2 and gw3;
+    returns the id of a call-button alert at hh-0004."""
+    from tests.notify.fixtures import HEADER
+
+    assert import_rows(site.db, HEADER + "\n" + "\n".join(SECOND_STREET) + "\n").errors == []
+    reg = load_snapshot(site.db)
+    for name, (role, scopes, contact) in SECOND_USERS.items():
+        create_user(site.db, reg, name, PASSWORD, role, scopes, contact=contact, now=MONDAY_8AM,
+                    password_hash=_HASH[0])
+    ch = AlertStore(site.db).raise_alert(Raise(Rule.CALL_BUTTON, "hh-0004", Severity.CRITICAL, "hh-0004", "ep-press4",
+                                               "call_button on hh-0004", {}, MONDAY_8AM),
+                                         grid="gr-03", now=MONDAY_8AM, next_escalation_at=None)
+    assert ch is not None
+    site.client.app.state.ctx.registry.reload()
+    return ch.alert.id
+
+
 def _url(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'alerts.db'}"
