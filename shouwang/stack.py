@@ -176,8 +176,10 @@ class Stack:
         host, port, tls = gateway_endpoint(self.cfg)
         lines = [
             "Shouwang is up.",
-            f"  MQTT broker   {'mqtts' if tls else 'mqtt'}://{host}:{port}"
-            + ("" if self.cfg.broker.url else f"   (config {self.cfg.state_path / 'broker' / 'mosquitto.conf'})"),
+            f"  MQTT broker   gateways {'mqtts' if tls else 'mqtt'}://{host}:{port}"
+            + ("" if self.cfg.broker.url else f", services mqtt://{self.cfg.broker.service_host}:"
+                                              f"{self.cfg.broker.service_port}   "
+                                              f"(config {self.cfg.state_path / 'broker' / 'mosquitto.conf'})"),
             f"  InfluxDB      {self.cfg.influx.base_url}   database {self.cfg.influx.database}",
         ]
         if self.cfg.ingest.metrics_port:
