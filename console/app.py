@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from alerts.db import Database
-from console import api_admin, api_alerts, api_auth, api_devices, pages
+from console import api_admin, api_alerts, api_auth, api_devices, limits, pages
 from console.context import AppContext
 from shouwang.config import Config
 from shouwang.influx import InfluxClient
@@ -78,6 +78,12 @@ def create_app(cfg: Config, *, db: Database | None = None, influx: InfluxClient 
                   description="Alerts, devices, river stations and the registry of a Shouwang site. Log in with "
                               "POST /api/login and send the token as `Authorization: Bearer ...`.")
     app.state.ctx = ctx
+    # the last added runs first: bodies are bounded before anything else sees the request
+    if cfg.api.trusted_proxies:  # X-Forwarded-For/-Proto believed from these peers only (uvicorn's middleware)
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=cfg.api.trusted_proxies)
+    app.add_middleware(limits.BodyLimit, max_body=cfg.api.max_body_bytes, max_import=cfg.api.max_import_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,8 +19,11 @@ def api_run(cfg: Config) -> int:
     from console.app import create_app
 
     app = create_app(cfg)
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app trusts only
+    # api.trusted_proxies (console/app.py)
     server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_config=None,
-                                           access_log=False, lifespan="on", timeout_graceful_shutdown=3))
+                                           access_log=False, lifespan="on", timeout_graceful_shutdown=3,
+                                           proxy_headers=False))
     log.info("console at %s (listening on %s:%d)", cfg.api.base_url, cfg.api.host, cfg.api.port)
     server.run()
     return 0

@@ -48,6 +48,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "ack_bad": ("链接无效。", "This link is not valid."),
     "as_contact": ("确认人", "As"), "time_ago": ("前", "ago"), "error": ("出错了", "Error"),
     "no_household": ("您的账户未关联住户", "Your account is not linked to a household"),
+    "too_large": ("提交的内容过大（此处最多 {limit} 字节）。", "Request body too large (at most {limit} bytes here)."),
 }
 
 

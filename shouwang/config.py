@@ -239,6 +239,30 @@ class ApiConfig(_Section):
                                                 "changes; off = only changes made through this API")
     client_id: str = Field("svc_api", pattern=SERVICE_CLIENT_ID)
 
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                description="largest request body of the JSON API and the console's forms; a larger "
+                                            "one gets 413 before it is read (login and ack links: at most 16 KiB)")
+    max_import_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+                                  description="largest body of POST /api/registry/import (a registry CSV in JSON)")
+    trusted_proxies: list[str] = Field(default_factory=list,
+                                       description="addresses or networks (CIDR) of reverse proxies whose "
+                                                   "X-Forwarded-For/-Proto are believed, e.g. [\"127.0.0.1\"] behind "
+                                                   "a local nginx; empty = none: the peer address is the client")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        out = []
+        for entry in v:
+            try:
+                out.append(str(ipaddress.ip_network(entry.strip())))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network such as 10.0.0.0/8 (a wildcard would "
+                                 "let every client choose its own address)") from None
+        return out
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, v: str) -> str:
