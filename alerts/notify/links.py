@@ -2,6 +2,7 @@
 
 A token names the alert, the contact it was sent to, an expiry and a random nonce:
     base64url("{alert}.{contact}.{expires_s}.{nonce}") "." base64url(HMAC(secret, payload)[:16])
+(a contact code may itself contain '.': the payload is split at its first and last two dots)
 Anyone holding the link can acknowledge that alert as that contact until it expires, once:
 the nonce is stored when used. Opening the link (GET) only shows a page; acknowledging is a
 POST from that page, so chat apps that prefetch links cannot acknowledge by accident.
@@ -89,7 +90,9 @@ class AckLinks:
         try:
             p64, s64 = token.split(".")
             payload, sig = _unb64(p64), _unb64(s64)
-            alert, contact, expires_s, nonce = payload.decode().split(".")
+            # the alert id, expiry and nonce hold no '.', a contact code may: split around it
+            alert, rest = payload.decode().split(".", 1)
+            contact, expires_s, nonce = rest.rsplit(".", 2)
             claim = AckClaim(int(alert), contact, int(expires_s) * 1000, nonce)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise AckLinkError("malformed") from None

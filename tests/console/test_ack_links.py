@@ -67,3 +67,32 @@ def test_expired_forged_and_foreign_links_are_refused(site: Site) -> None:
     staff = site.as_("staff")
     assert site.client.get(f"/api/alerts/{aid}", headers=staff).json()["alert"]["state"] == "open"
     assert re.search(r"Room 30[12]", site.client.get(f"/ack/{good}").text)
+
+
+#: registry contact codes may hold '.', '_' and '-' anywhere after the first character (alerts/csvio.py CODE_RE)
+ODD_CODES = ["c.fam.1", "Chen.Jie_1-a", "a.", "9..z", "A-._", "x" + ".y" * 31 + "z"]
+
+
+def test_links_work_for_every_valid_contact_code(site: Site) -> None:
+    from alerts.csvio import import_rows
+    from tests.notify.fixtures import HEADER
+
+    rows = [f"contact,{code},hh-0001,Odd {i},,,,,,,,,,,,,,family,ntfy://127.0.0.1:9/odd{i},zh,"
+            for i, code in enumerate(ODD_CODES)]
+    assert import_rows(site.db, HEADER + "\n" + "\n".join(rows) + "\n").errors == []
+    site.client.app.state.ctx.registry.reload()
+    aid = site.ids["press1"]
+    now = site.client.app.state.ctx.now()
+    tokens = {}
+    for code in ODD_CODES:
+        tokens[code] = links(site).token(aid, code, now)
+        claim = links(site).verify(tokens[code], now)
+        assert (claim.alert_id, claim.contact) == (aid, code)
+        page = site.client.get(f"/ack/{tokens[code]}")
+        assert page.status_code == 200 and "我来处理" in page.text, (code, page.text[:300])
+    done = site.client.post(f"/ack/{tokens['c.fam.1']}")
+    assert done.status_code == 200 and "已确认" in done.text
+    alert = site.client.get(f"/api/alerts/{aid}", headers=site.as_("staff")).json()["alert"]
+    assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == "c.fam.1"
+    r = site.client.post(f"/ack/{tokens['9..z']}")
+    assert r.status_code == 200 and "已有人在处理" in r.text
