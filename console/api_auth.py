@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
-from console.auth import User, create_session, end_session, verify_login
+from console.auth import User, audit_name, create_session, end_session, verify_login
 from console.context import AppContext
 from console.deps import COOKIE, Caller, caller, client_address, get_ctx
 from console.schemas import LoginIn, LoginOut, UserOut
@@ -26,13 +26,15 @@ def login_user(ctx: AppContext, username: str, password: str, address: str) -> t
     """Check the rate limit and the password; (user, token, expires_at) or HTTPException 401/429."""
     wait = ctx.limiter.retry_after(username, address)
     if wait:
-        ctx.audit(username, "", "login.throttled", f"user {username}", "", address)
+        who = audit_name(ctx.db, username, ctx.audit_key)
+        ctx.audit(who, "", "login.throttled", f"user {who}", "", address)
         raise HTTPException(429, f"too many failed logins; try again in {wait} s",
                             headers={"Retry-After": str(wait)})
     user = verify_login(ctx.db, username, password)
     if user is None:
         ctx.limiter.failed(username, address)
-        ctx.audit(username, "", "login.failed", f"user {username}", "", address)
+        who = audit_name(ctx.db, username, ctx.audit_key)
+        ctx.audit(who, "", "login.failed", f"user {who}", "", address)
         raise HTTPException(401, "wrong username or password")
     ctx.limiter.succeeded(username, address)
     ttl = int(ctx.cfg.api.session_ttl_h * 3_600_000)

@@ -8,6 +8,7 @@ of the database does not log anyone in.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -140,6 +141,22 @@ def verify_login(db: Database, username: str, password: str) -> User | None:
             if row is not None:
                 row.password_hash = hash_password(password)
     return _user(u)
+
+
+def account_exists(db: Database, username: str) -> bool:
+    with db.session() as s:
+        return s.scalar(select(UserAccount.id).where(UserAccount.username == username)) is not None
+
+
+def audit_name(db: Database, username: str, key: bytes) -> str:
+    """How a name typed at login is recorded: an account's own name, else a keyed digest of it.
+
+    People type their real name, phone number or password into the username box; that must not be
+    kept in clear. The digest (HMAC, so a list of guesses cannot reverse it) still shows repeated tries.
+    """
+    if account_exists(db, username):
+        return username
+    return "unknown-" + hmac.new(key, username.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _token_hash(token: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -80,6 +81,9 @@ class AppContext:
         self.limiter = LoginLimiter(self.cfg.api.login_max_failures, self.cfg.api.login_window_s)
         self.links = AckLinks(self.cfg.api.secret_key.get_secret_value(), self.cfg.api.base_url,
                               int(self.cfg.notify.ack_link_ttl_h * 3_600_000))
+        #: keys the digests that stand for unknown names typed at login (console.auth.audit_name)
+        secret = self.cfg.api.secret_key.get_secret_value().encode()
+        self.audit_key = hashlib.sha256(b"shouwang-audit-name\0" + secret).digest()
 
     def now(self) -> int:
         return self.clock.now_ms()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -168,3 +170,22 @@ def test_usernames_with_a_final_newline_are_refused(site: Site) -> None:
     """Python's `$` matches before a final newline; a username must not carry one into logs and the audit."""
     with pytest.raises(AccountError, match="username"):
         create_user(site.db, load_snapshot(site.db), "staff2\n", PASSWORD, UserRole.TECHNICIAN, [], now=0)
+
+
+def test_names_typed_at_login_are_kept_in_clear_only_for_accounts(site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    """A person's name, a phone number or a password typed as username stays out of the audit and the log."""
+    caplog.set_level(logging.DEBUG)
+    typed = "张伟 13800138000"
+    for _ in range(5):
+        assert site.client.post("/api/login", json={"username": typed, "password": "wrong"}).status_code == 401
+    assert site.client.post("/api/login", json={"username": typed, "password": "wrong"}).status_code == 429
+    assert site.client.post("/api/login", json={"username": "gw2", "password": "wrong"}).status_code == 401
+    with site.db.session() as s:
+        rows = [(r.actor, r.action, r.target, r.detail) for r in s.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert "13800138000" not in repr(rows) and "张伟" not in repr(rows)
+    assert "13800138000" not in caplog.text
+    unknown = {(actor, action, target) for actor, action, target, _ in rows if actor.startswith("unknown-")}
+    # one pseudonym for the one name: repeated tries can still be told apart and counted
+    assert len({a for a, _, _ in unknown}) == 1 and {x for _, x, _ in unknown} == {"login.failed", "login.throttled"}
+    assert all(target == f"user {actor}" for actor, _, target in unknown)
+    assert ("gw2", "login.failed", "user gw2") in [r[:3] for r in rows]  # an account's name stays readable
