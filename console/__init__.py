@@ -4,6 +4,9 @@
     auth.py         Argon2id passwords, sessions (cookie or bearer token), login rate limit
     scope.py        roles and what each user may see and do in the grid hierarchy
     api_auth.py, api_alerts.py, api_devices.py, api_admin.py   JSON API routers (/api/...)
+    import_scope.py which rows of a registry import lie in the admin's area (current and new place)
+    audit_view.py   the part of the audit log an admin may read
+    limits.py       request bodies bounded before they are read (413, connection closed)
     stream.py       server-sent events of alert changes (hub fed by sw/alerts/v1/event)
     pages.py        server-rendered console pages and acknowledgement-link pages
     readings.py     device health, river levels and water use from InfluxDB
