@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 import pytest
 
@@ -20,6 +19,7 @@ from alerts.db import Database
 from alerts.registry import load_snapshot
 from alerts.store import AlertStore
 from alerts.types import Raise, Rule, Severity
+from broker_config import Account
 from console.app import create_app
 from console.auth import create_user, hash_password
 from console.scope import UserRole
@@ -217,10 +217,10 @@ def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSta
     relay = {"wecombot": f"http://127.0.0.1:{http.port}/cgi-bin/webhook/send?key={{key}}",
              "dingtalk": f"http://127.0.0.1:{http.port}/robot/send?access_token={{token}}",
              "feishu": f"http://127.0.0.1:{http.port}/open-apis/bot/v2/hook/{{token}}/"}
-    cfg_file = write_config(tmp / "live.toml", tmp / "state", broker={"port": services.port},
+    cfg_file = write_config(tmp / "live.toml", tmp / "state", broker={"port": services.port, "service_port": services.cfg.broker.service_port},
                             influx={"port": services.cfg.influx.port},
-                            alerts={"client_id": f"alerts-{uid}", "tick_s": 0.2},
-                            api={"port": api_port, "client_id": f"api-{uid}", "public_url": f"http://127.0.0.1:{api_port}",
+                            alerts={"client_id": f"svc_alerts_{uid}", "tick_s": 0.2},
+                            api={"port": api_port, "client_id": f"svc_api_{uid}", "public_url": f"http://127.0.0.1:{api_port}",
                                  "secret_key": "s" * 40},
                             notify={"enabled": True, "retry_base_s": 0.2})
     with open(cfg_file, "a") as fh:  # a nested table: write_config writes flat sections only
@@ -262,7 +262,7 @@ def clear_retained_alerts(services) -> None:  # noqa: ANN001
     """Empty the retained sw/alerts/v1/active/... states left on the shared broker (other tests reuse alert ids)."""
     import time
 
-    peer = services.service_peer()
+    peer = services.service_peer(Account.ALERTS)
     try:
         peer.client.subscribe("sw/alerts/v1/active/#", qos=1)
         time.sleep(0.5)  # retained messages arrive right after the subscription
