@@ -35,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.csvio import COLUMNS, import_rows  # noqa: E402
+from alerts.csvio import import_rows  # noqa: E402
 from alerts.db import Database  # noqa: E402
 from alerts.service import AlertsService  # noqa: E402
 from broker_config import add_gateway  # noqa: E402
@@ -43,6 +43,7 @@ from shouwang.config import load_config  # noqa: E402
 from shouwang.procs import free_port, free_port_pair  # noqa: E402
 from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
 from roundtrip import RoundTrip  # noqa: E402  (benchmarks/ is sys.path[0] for a script)
+from stackrig import registry_csv  # noqa: E402
 from wire import Message, encode  # noqa: E402
 from wire.models import Channel, Kind  # noqa: E402
 
@@ -51,37 +52,6 @@ BUTTON_GATEWAY = "bench-btn"
 HOUSEHOLDS = 2000
 GOAL_P99_MS = 100.0
 
-
-
-def registry_csv() -> str:
-    rows = [dict.fromkeys(COLUMNS, "") for _ in range(0)]
-
-    def add(**kw: str) -> None:
-        rows.append({c: kw.get(c, "") for c in COLUMNS})
-
-    add(record="street", code="st-b")
-    add(record="community", code="cm-b", parent="st-b")
-    add(record="contact", code="duty-cm", parent="cm-b", role="community_duty", channels="ntfy://bench-cm")
-    for g in range(20):
-        add(record="grid", code=f"gr-{g}", parent="cm-b")
-        add(record="contact", code=f"worker-{g}", parent=f"gr-{g}", role="grid_worker", channels=f"ntfy://bench-{g}")
-        add(record="building", code=f"bd-{g}", parent=f"gr-{g}")
-    for i in range(HOUSEHOLDS):
-        hh = f"hh-{i:05d}"
-        add(record="household", code=hh, parent=f"bd-{i % 20}", flags="solitary_elderly", window_h="7")
-        add(record="device", code=f"wm-{i:05d}", parent=hh, gateway=LOAD_GATEWAYS[i % 4], kind="water_meter",
-            interval_s="60", step_l="1")
-        add(record="device", code=f"btn-{i:05d}", parent=hh, gateway=BUTTON_GATEWAY, kind="call_button",
-            interval_s="86400")
-        add(record="contact", code=f"fam-{i:05d}", parent=hh, role="family", channels=f"ntfy://bench-fam-{i}")
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def load(port: int, passwords: dict[str, str], rate: float, seconds: float, conn) -> None:  # noqa: ANN001
@@ -143,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Database.from_config(cfg) as db:
             t = time.perf_counter()
-            rep = import_rows(db, registry_csv())
+            rep = import_rows(db, registry_csv(HOUSEHOLDS, LOAD_GATEWAYS, BUTTON_GATEWAY))
             assert not rep.errors, rep.errors[:3]
             print(f"registry: {rep.created} records imported in {time.perf_counter() - t:.1f} s")
         svc = AlertsService(cfg)
