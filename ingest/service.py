@@ -2,8 +2,10 @@
 
 One worker per broker: its session (client id, subscription, queue) is kept by Mosquitto across
 ingest restarts and across broker restarts, so a PUBACK a gateway got means the message reaches
-InfluxDB. A shared subscription would not survive a Mosquitto 2.0 restart (messages in between
-are lost while gateways were told they arrived), so there is none.
+InfluxDB through any single fault (benchmarks/fault_suite.py). Not through two at once: Mosquitto
+saves its queue to disk only every autosave_interval, so if it dies while ingest is also down, what
+it acknowledged since its last save is lost (README, "Faults and attacks"). A shared subscription
+would not survive a Mosquitto 2.0 restart at all, so there is none.
 
 Threads: paho's network thread validates each message and appends its line to the
 pending batch; the main thread flushes batches (size or time) and acknowledges each
