@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from alerts.db import Database
-from shouwang.config import Config
+from alerts.settings import AlertsSettings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _fmt_ms(ms: int | None) -> str:
 # --- registry -----------------------------------------------------------------------------
 
 
-def registry_import(cfg: Config, path: Path, *, dry_run: bool = False, strict: bool = False) -> int:
+def registry_import(cfg: AlertsSettings, path: Path, *, dry_run: bool = False, strict: bool = False) -> int:
     """Import a registry CSV; prints every rejected row; exit 1 if any was rejected."""
     from alerts.csvio import import_file
 
@@ -42,7 +42,7 @@ def registry_import(cfg: Config, path: Path, *, dry_run: bool = False, strict: b
     return 1 if report.errors else 0
 
 
-def registry_import_scenario(cfg: Config, name: str) -> int:
+def registry_import_scenario(cfg: AlertsSettings, name: str) -> int:
     """Import a simulator scenario's community (places, devices, contacts) as the registry."""
     from alerts.csvio import import_rows
     from alerts.scenario_registry import registry_csv
@@ -56,7 +56,7 @@ def registry_import_scenario(cfg: Config, name: str) -> int:
     return 1 if report.errors else 0
 
 
-def seed_registry_from_scenario(cfg: Config, name: str) -> bool:
+def seed_registry_from_scenario(cfg: AlertsSettings, name: str) -> bool:
     """Fill an empty registry from the scenario `shouwang up` simulates; True if it did."""
     from sqlalchemy import func, select
 
@@ -74,7 +74,7 @@ def seed_registry_from_scenario(cfg: Config, name: str) -> bool:
     return True
 
 
-def registry_export(cfg: Config, path: Path) -> int:
+def registry_export(cfg: AlertsSettings, path: Path) -> int:
     from alerts.csvio import export_file
 
     with Database.from_config(cfg) as db:
@@ -86,7 +86,7 @@ def registry_export(cfg: Config, path: Path) -> int:
 # --- alerts ---------------------------------------------------------------------------------
 
 
-def alerts_run(cfg: Config) -> int:
+def alerts_run(cfg: AlertsSettings) -> int:
     """Run the rules engine service until SIGTERM/SIGINT."""
     from alerts.service import AlertsService
 
@@ -97,7 +97,7 @@ def alerts_run(cfg: Config) -> int:
     return 0
 
 
-def alerts_list(cfg: Config, args: argparse.Namespace) -> int:
+def alerts_list(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     from alerts.store import AlertStore
     from alerts.types import ACTIVE_STATES, AlertState
 
@@ -115,7 +115,7 @@ def alerts_list(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def alerts_show(cfg: Config, args: argparse.Namespace) -> int:
+def alerts_show(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     from alerts.store import AlertStore
 
     with Database.from_config(cfg) as db:
@@ -141,14 +141,14 @@ def alerts_show(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def alerts_transition(cfg: Config, args: argparse.Namespace) -> int:
+def alerts_transition(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     """acknowledge | dispatch | resolve | close an alert as a person, from the command line."""
     from alerts.manager import AlertManager
     from alerts.notify import MemoryNotifier
     from alerts.registry import load_snapshot
     from alerts.sinks import InfluxAlertSink
     from alerts.store import AlertStore
-    from shouwang.influx import InfluxClient
+    from storage.influx import InfluxClient
 
     now = _now_ms()
     with Database.from_config(cfg) as db, InfluxClient(cfg.influx) as influx:
@@ -175,7 +175,7 @@ def alerts_transition(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def alerts_stats(cfg: Config, args: argparse.Namespace) -> int:
+def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     from alerts.store import AlertStore
 
     since = _now_ms() - int(args.days * 86_400_000)
@@ -244,14 +244,14 @@ def add_alert_commands(sub: argparse._SubParsersAction) -> None:
     ev.set_defaults(func=lambda cfg, a: evaluate_cmd(cfg, a))
 
 
-def evaluate_cmd(cfg: Config, args: argparse.Namespace) -> int:
+def evaluate_cmd(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     from alerts.evaluate import run_evaluation
 
     return run_evaluation(cfg, args.scenario, seed=args.seed, days=args.days, tick_s=args.tick_s,
                           json_path=args.json)
 
 
-def alerts_dispatch(cfg: Config, args: argparse.Namespace) -> int:
+def alerts_dispatch(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     cmd = args.alerts_command or "run"
     if cmd == "run":
         return alerts_run(cfg)

@@ -28,7 +28,7 @@ from alerts.db import Database
 from alerts.registry import bump_revision, format_hhmm_range, parse_hhmm_range
 from alerts.tables import CameraZone, Contact, Device, Household, Node, RiverStation
 from alerts.types import PARENT_LEVELS, ROLE_LEVEL, HouseholdFlag, Level, Role
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 from wire.ids import is_valid_id
 
 log = logging.getLogger(__name__)

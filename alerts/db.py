@@ -15,14 +15,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shouwang.config import Config
-from shouwang.errors import ConfigError, ServiceError
+from alerts.settings import AlertsSettings
+from ground.errors import ConfigError, ServiceError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def database_url(cfg: Config) -> str:
+def database_url(cfg: AlertsSettings) -> str:
     """The configured URL, or a SQLite file under <state>/alerts/."""
     url = cfg.alerts.database_url.get_secret_value()
     if url:
@@ -103,7 +103,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Database:
+    def from_config(cls, cfg: AlertsSettings) -> Database:
         return cls(database_url(cfg))
 
     def session(self) -> Session:

@@ -20,8 +20,8 @@ from alerts.rules.camera import CameraRule
 from alerts.rules.health import HealthRule
 from alerts.rules.river import RiverRule
 from alerts.rules.water import WaterRule
+from alerts.settings import AlertsConfig
 from alerts.store import AlertStore
-from shouwang.config import AlertsConfig
 from wire.models import Message, StateMessage
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from alerts.settings import AlertsConfig, EscalationStep
 from alerts.types import Role, Severity
-from shouwang.config import AlertsConfig, EscalationStep
 
 
 def ladder(cfg: AlertsConfig, severity: Severity) -> list[EscalationStep]:

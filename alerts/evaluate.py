@@ -32,8 +32,8 @@ from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.registry import set_away
 from alerts.scenario_registry import registry_csv
+from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.types import Rule
-from shouwang.config import AlertsConfig, Config
 from wire.models import Channel, Kind, Message, StateMessage
 
 log = logging.getLogger(__name__)
@@ -415,7 +415,7 @@ def evaluate(cfg: AlertsConfig, scenario: str, *, seed: int | None = None, days:
         return ev.run(Path(d))
 
 
-def run_evaluation(cfg: Config, scenario: str, *, seed: int | None, days: float | None, tick_s: float,
+def run_evaluation(cfg: AlertsSettings, scenario: str, *, seed: int | None, days: float | None, tick_s: float,
                    json_path: Path | None) -> int:
     """The `shouwang evaluate` command: print the tables (and write JSON)."""
     for name in ("alerts", "alembic"):  # one line per alert would drown the table

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.types import AlertState, Outcome, Rule, Severity
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 S = AlertState
 TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {

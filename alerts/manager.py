@@ -15,9 +15,9 @@ from alerts import escalation
 from alerts.lifecycle import AlertChange, AlertView
 from alerts.notify import Notification, Notifier
 from alerts.registry import RegistrySnapshot
+from alerts.settings import AlertsConfig
 from alerts.store import AlertStore
 from alerts.types import Action, Cancel, Clear, Level, Raise, Role
-from shouwang.config import AlertsConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from alerts.engine import Engine
 from alerts.rules.routine import Routine
 from alerts.types import Rule, Severity
-from shouwang.errors import InfluxRejected, InfluxUnavailable
-from shouwang.influx import InfluxClient
+from ground.errors import InfluxRejected, InfluxUnavailable
+from storage.escape import string_literal
+from storage.influx import InfluxClient
+from storage.measurements import DEVICE_MEASUREMENTS
 
 log = logging.getLogger(__name__)
-DEVICE_MEASUREMENTS = ("water_meter", "call_button", "river_gauge", "camera", "device_status")
 BATCH = 200
 
 
@@ -44,10 +45,6 @@ class RebuildReport:
 
 def _ns(ms: int) -> int:
     return ms * 1_000_000
-
-
-def _esc(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def rebuild(engine: Engine, influx: InfluxClient, routine_file: Path | None = None) -> RebuildReport:
@@ -110,7 +107,7 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
         stmts = []
         for d in chunk:
             threshold = last[d][1] - water.step.get(d, 1.0) + 1e-6
-            stmts.append(f"SELECT last(total_l) FROM water_meter WHERE device = '{_esc(d)}' AND "
+            stmts.append(f"SELECT last(total_l) FROM water_meter WHERE device = {string_literal(d)} AND "
                          f"total_l < {threshold!r} AND {window}")
         for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
             if series:

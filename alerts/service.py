@@ -26,10 +26,10 @@ from alerts.clock import Clock, ReplayClock, SystemClock
 from alerts.db import Database
 from alerts.engine import Engine
 from alerts.rebuild import rebuild, save_routine
+from alerts.settings import AlertsSettings
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import Account, service_client, service_endpoint
-from shouwang.config import Config
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 from wire import ContractError, Message, decode
 from wire.topics import ALL_TOPICS, log_topic
 
@@ -70,7 +70,7 @@ class ServiceCounters:
 class AlertsService:
     """The engine behind an MQTT subscription, with InfluxDB and MQTT sinks."""
 
-    def __init__(self, cfg: Config, clock: Clock | None = None) -> None:
+    def __init__(self, cfg: AlertsSettings, clock: Clock | None = None) -> None:
         self.cfg = cfg
         self.acfg = cfg.alerts
         if clock is None and cfg.alerts.replay_start_ms is not None:

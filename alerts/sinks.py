@@ -17,13 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from alerts.lifecycle import AlertChange
-from shouwang.errors import InfluxRejected, InfluxUnavailable
-from shouwang.influx import InfluxClient
+from ground.errors import InfluxRejected, InfluxUnavailable
+from storage.escape import string_field, tag_value
+from storage.influx import InfluxClient
+from storage.measurements import ALERT
 
 log = logging.getLogger(__name__)
 ALERT_ROOT = "sw/alerts/v1"
 EVENT_TOPIC = f"{ALERT_ROOT}/event"
-MEASUREMENT = "alert"
 
 
 def active_topic(alert_id: int) -> str:
@@ -40,21 +41,13 @@ def change_payload(change: AlertChange) -> dict[str, Any]:
             "actor_channel": change.channel}
 
 
-def _tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def _str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def alert_line(change: AlertChange, with_grid: bool) -> str:
     """Line protocol of one change; the sub-millisecond ns carry the alert id so two never merge."""
     a = change.alert
-    tags = f"{MEASUREMENT},action={_tag(change.action)},rule={a.rule.value},severity={a.severity.value}"
+    tags = f"{ALERT},action={tag_value(change.action)},rule={a.rule.value},severity={a.severity.value}"
     if with_grid and a.grid:
-        tags += f",grid={_tag(a.grid)}"
-    fields = [f"id={a.id}i", f"state={_str(a.state.value)}", f"subject={_str(a.subject)}",
+        tags += f",grid={tag_value(a.grid)}"
+    fields = [f"id={a.id}i", f"state={string_field(a.state.value)}", f"subject={string_field(a.subject)}",
               f"merged={a.merged_count}i", f"step={a.escalation_step}i"]
     if a.time_to_acknowledge_s is not None:
         fields.append(f"tta_s={a.time_to_acknowledge_s!r}")

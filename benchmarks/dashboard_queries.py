@@ -37,7 +37,7 @@ from firmware_sim.generate import Simulation, birth_message  # noqa: E402
 from firmware_sim.scenario import load_scenario  # noqa: E402
 from ingest.lineproto import message_line, state_line  # noqa: E402
 from shouwang.config import load_config  # noqa: E402
-from shouwang.influx import InfluxClient  # noqa: E402
+from storage.influx import InfluxClient  # noqa: E402
 from shouwang.procs import free_port  # noqa: E402
 from shouwang.services import influxd_process  # noqa: E402
 from wire.models import decode  # noqa: E402

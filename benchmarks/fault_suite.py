@@ -82,8 +82,8 @@ from alerts.service import subscribed_check
 from alerts.tables import Alert, AlertEvent
 from broker_config import add_gateway
 from shouwang.config import load_config
-from shouwang.errors import InfluxRejected, InfluxUnavailable
-from shouwang.influx import InfluxClient
+from ground.errors import InfluxRejected, InfluxUnavailable
+from storage.influx import InfluxClient
 from shouwang.procs import ChildProcess, free_port, free_port_pair
 from shouwang.services import influxd_process, mosquitto_process
 from tests.helpers import IngestProcess, MqttPeer, wait_for

@@ -41,8 +41,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config import Account, add_gateway, service_client
 from shouwang.config import Config, load_config
-from shouwang.influx import InfluxClient
-from shouwang.logs import setup_logging
+from storage.influx import InfluxClient
+from ground.logs import setup_logging
 from shouwang.procs import ChildProcess, free_port, free_port_pair
 from shouwang.services import influxd_process, mosquitto_process
 from wire import Message, encode

@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config.accounts import Account, account_password
-from shouwang.config import Config
+from broker_config.settings import BrokerSettings
 
 
 def _url_endpoint(url: str) -> tuple[str, int, bool]:
@@ -17,7 +17,7 @@ def _url_endpoint(url: str) -> tuple[str, int, bool]:
     return u.hostname or "127.0.0.1", u.port or (8883 if tls else 1883), tls
 
 
-def gateway_endpoint(cfg: Config) -> tuple[str, int, bool]:
+def gateway_endpoint(cfg: BrokerSettings) -> tuple[str, int, bool]:
     """(host, port, tls) where gateways connect: the external URL or the launched gateway listener."""
     if cfg.broker.url:
         return _url_endpoint(cfg.broker.url)
@@ -25,7 +25,7 @@ def gateway_endpoint(cfg: Config) -> tuple[str, int, bool]:
     return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), cfg.broker.port, False
 
 
-def service_endpoint(cfg: Config) -> tuple[str, int, bool]:
+def service_endpoint(cfg: BrokerSettings) -> tuple[str, int, bool]:
     """(host, port, tls) where services connect: the external URL or the launched service listener."""
     if cfg.broker.url:
         return _url_endpoint(cfg.broker.service_url or cfg.broker.url)
@@ -33,12 +33,12 @@ def service_endpoint(cfg: Config) -> tuple[str, int, bool]:
     return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), cfg.broker.service_port, False
 
 
-def service_credentials(cfg: Config, account: Account) -> tuple[str, str]:
+def service_credentials(cfg: BrokerSettings, account: Account) -> tuple[str, str]:
     """(username, password) of a service account."""
     return str(account), account_password(cfg.broker.service_password.get_secret_value(), account)
 
 
-def service_client(cfg: Config, account: Account, client_id: str, *, manual_ack: bool = False,
+def service_client(cfg: BrokerSettings, account: Account, client_id: str, *, manual_ack: bool = False,
                    reconnect_max_s: float = 30.0) -> mqtt.Client:
     """A paho MQTT v5 client logged in as `account`, TLS set when the endpoint needs it (not yet connected)."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack)

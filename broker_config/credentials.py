@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from shouwang.errors import ConfigError, ServiceError
+from ground.errors import ConfigError, ServiceError
 from wire import validate_id
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from broker_config.accounts import Account, account_password, gateway_acl_text, service_acl_text
 from broker_config.credentials import ensure_users
+from broker_config.settings import BrokerSettings
 from broker_config.tls import ensure_pilot_ca
-from shouwang.config import Config
-from shouwang.errors import ConfigError
+from ground.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ def _listener_auth(passwd: Path, acl: Path) -> list[str]:
     return ["allow_anonymous false", f"password_file {passwd}", f"acl_file {acl}"]
 
 
-def conf_text(cfg: Config, files: BrokerFiles, tls: tuple[Path, Path, Path] | None) -> str:
+def conf_text(cfg: BrokerSettings, files: BrokerFiles, tls: tuple[Path, Path, Path] | None) -> str:
     b = cfg.broker
     gateway_rules = [
         *_listener_auth(files.passwd, files.acl),
@@ -77,7 +77,7 @@ def conf_text(cfg: Config, files: BrokerFiles, tls: tuple[Path, Path, Path] | No
     return "\n".join(lines) + "\n"
 
 
-def write_broker_files(cfg: Config) -> BrokerFiles:
+def write_broker_files(cfg: BrokerSettings) -> BrokerFiles:
     """Generate the broker's files (idempotent); service password (re)hashed each time."""
     d = cfg.state_path / "broker"
     files = BrokerFiles(dir=d, conf=d / "mosquitto.conf", acl=d / "acl", passwd=d / "passwd",

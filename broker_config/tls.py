@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from shouwang.errors import ServiceError
+from ground.errors import ServiceError
 
 
 def _openssl(*args: str) -> None:

@@ -16,8 +16,21 @@ from alerts.tables import Alert
 from alerts.types import ACTIVE_STATES, AlertState, Level, Outcome, Role, Rule, Severity
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx
-from console.schemas import (ID_MAX, MAX_MS, AlertDetail, AlertList, AlertOut, CloseIn, ContactOut, DeliveryOut,
-                             DispatchIn, NoteIn, RuleStatsOut, StatsOut, TimelineEntry)
+from console.schemas import (
+    ID_MAX,
+    MAX_MS,
+    AlertDetail,
+    AlertList,
+    AlertOut,
+    CloseIn,
+    ContactOut,
+    DeliveryOut,
+    DispatchIn,
+    NoteIn,
+    RuleStatsOut,
+    StatsOut,
+    TimelineEntry,
+)
 from console.scope import ACTIONS, Action, UserRole
 
 router = APIRouter(prefix="/api", tags=["alerts"])

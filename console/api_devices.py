@@ -15,10 +15,19 @@ from console.api_alerts import alert_out
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx, staff
 from console.readings import device_readings, gateway_presence, last_levels, river_levels, water_use
-from console.schemas import (ContactOut, DeviceList, DeviceOut, GatewayList, GatewayOut, HouseholdOut, LevelSeries,
-                             StationList, StationOut)
+from console.schemas import (
+    ContactOut,
+    DeviceList,
+    DeviceOut,
+    GatewayList,
+    GatewayOut,
+    HouseholdOut,
+    LevelSeries,
+    StationList,
+    StationOut,
+)
 from console.scope import UserRole
-from shouwang.errors import InfluxError
+from ground.errors import InfluxError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["devices"])

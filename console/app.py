@@ -15,8 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from alerts.db import Database
 from console import api_admin, api_alerts, api_auth, api_devices, limits, pages
 from console.context import AppContext
-from shouwang.config import Config
-from shouwang.influx import InfluxClient
+from console.settings import ConsoleSettings
+from storage.influx import InfluxClient
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -36,7 +36,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-def create_app(cfg: Config, *, db: Database | None = None, influx: InfluxClient | None = None,
+def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: InfluxClient | None = None,
                follow_mqtt: bool | None = None, publish: bool | None = None) -> FastAPI:
     """Build the app; db/influx default to the configured ones (owned and closed by the app)."""
     owns_db = db is None

@@ -24,7 +24,7 @@ from alerts.db import Database
 from alerts.registry import RegistrySnapshot
 from console.scope import SCOPE_LEVELS, UserRole
 from console.tables import UserAccount, UserSession
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 _hasher = PasswordHasher()  # Argon2id, the library's current recommended parameters
 _DUMMY = _hasher.hash("not a password of anyone")

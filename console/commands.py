@@ -7,12 +7,12 @@ import getpass
 import logging
 import sys
 
-from shouwang.config import Config
+from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
 
 
-def api_run(cfg: Config) -> int:
+def api_run(cfg: ConsoleSettings) -> int:
     """Serve the API and console until SIGTERM/SIGINT."""
     import uvicorn
 
@@ -38,7 +38,7 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
-def user_add(cfg: Config, args: argparse.Namespace) -> int:
+def user_add(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
     from alerts.clock import SystemClock
     from alerts.db import Database
     from alerts.registry import load_snapshot
@@ -57,7 +57,7 @@ def user_add(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def user_list(cfg: Config, args: argparse.Namespace) -> int:
+def user_list(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
     from alerts.db import Database
     from console.auth import list_users
 
@@ -68,7 +68,7 @@ def user_list(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def user_lock(cfg: Config, args: argparse.Namespace) -> int:
+def user_lock(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
     from alerts.db import Database
     from console.auth import AccountError, list_users, set_active
 

@@ -18,10 +18,10 @@ from alerts.sinks import change_payload
 from alerts.store import AlertStore
 from console.auth import LoginLimiter, User
 from console.scope import Scope, children_of
+from console.settings import ConsoleSettings
 from console.stream import Hub
 from console.tables import AuditLog
-from shouwang.config import Config
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 
 log = logging.getLogger(__name__)
 REGISTRY_CHECK_S = 2.0
@@ -67,7 +67,7 @@ class RegistryCache:
 
 @dataclass
 class AppContext:
-    cfg: Config
+    cfg: ConsoleSettings
     db: Database
     influx: InfluxClient | None
     clock: Clock = field(default_factory=SystemClock)

@@ -10,7 +10,7 @@ from alerts.registry import load_snapshot
 from alerts.types import Level, Role
 from console.auth import AccountError, create_user, list_users
 from console.scope import UserRole
-from shouwang.config import Config
+from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class DemoAccount:
     scope: str
 
 
-def demo_accounts(cfg: Config, db: Database, now: int) -> list[DemoAccount]:
+def demo_accounts(cfg: ConsoleSettings, db: Database, now: int) -> list[DemoAccount]:
     """Create (if missing) admin, staff, grid, tech and family accounts for the registry's first places."""
     reg = load_snapshot(db)
     first = {lv: sorted(c for c, n in reg.nodes.items() if n.level is lv) for lv in
@@ -55,7 +55,7 @@ def demo_accounts(cfg: Config, db: Database, now: int) -> list[DemoAccount]:
     return wanted
 
 
-def seed_demo(cfg: Config, now: int) -> list[DemoAccount]:
+def seed_demo(cfg: ConsoleSettings, now: int) -> list[DemoAccount]:
     """What `shouwang up` does once the registry is seeded: demo accounts, in dev mode only."""
     if cfg.mode != "dev" or not cfg.api.demo_accounts:
         return []

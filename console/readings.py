@@ -7,22 +7,19 @@ readings are unavailable, never a 500.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shouwang.influx import InfluxClient
+from storage.escape import regex_alternation, string_literal
+from storage.influx import InfluxClient
+from storage.measurements import DEVICE_MEASUREMENTS
 
-DEVICE_MEASUREMENTS = ('"water_meter"', '"call_button"', '"river_gauge"', '"camera"', '"device_status"')
 CHUNK = 200
+_FROM_DEVICES = ",".join(f'"{m}"' for m in DEVICE_MEASUREMENTS)
 
 
 def _regex(ids: Sequence[str]) -> str:
-    return "/^(" + "|".join(re.escape(i).replace("/", "\\/") for i in ids) + ")$/"
-
-
-def _q(v: str) -> str:
-    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return f"/^({regex_alternation(ids)})$/"
 
 
 def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
@@ -45,7 +42,7 @@ def device_readings(influx: InfluxClient, ids: Iterable[str], lookback_d: int = 
     rssi: dict[str, float] = {}
     for chunk in _chunks(ids):
         where = f'"device" =~ {_regex(chunk)} AND time > now() - {lookback_d}d'
-        for r in influx.rows(f'SELECT last("seq") FROM {",".join(DEVICE_MEASUREMENTS)} WHERE {where} '
+        for r in influx.rows(f'SELECT last("seq") FROM {_FROM_DEVICES} WHERE {where} '
                              f'GROUP BY "device"'):
             seen[r["device"]] = max(seen.get(r["device"], 0), int(r["time"]))
         for r in influx.rows(f'SELECT last("battery_v") FROM "device_status","water_meter" WHERE {where} '
@@ -72,7 +69,7 @@ def gateway_presence(influx: InfluxClient, gateways: Iterable[str]) -> dict[str,
 
 def river_levels(influx: InfluxClient, device: str, since_ms: int) -> list[tuple[int, float]]:
     """(ms, level_m) of a gauge since a time, oldest first."""
-    q = (f'SELECT "level_m" FROM "river_gauge" WHERE "device" = {_q(device)} AND time >= {int(since_ms)}ms '
+    q = (f'SELECT "level_m" FROM "river_gauge" WHERE "device" = {string_literal(device)} AND time >= {int(since_ms)}ms '
          f'ORDER BY time ASC')
     return [(int(r["time"]), float(r["level_m"])) for r in influx.rows(q) if r.get("level_m") is not None]
 
@@ -96,7 +93,7 @@ class WaterUse:
 
 def water_use(influx: InfluxClient, meter: str, lookback_h: int = 48) -> WaterUse:
     """The meter's last reading and when water was last used (the register last advanced)."""
-    q = (f'SELECT "total_l" FROM "water_meter" WHERE "device" = {_q(meter)} AND time > now() - {int(lookback_h)}h '
+    q = (f'SELECT "total_l" FROM "water_meter" WHERE "device" = {string_literal(meter)} AND time > now() - {int(lookback_h)}h '
          f'ORDER BY time DESC LIMIT 5000')
     rows = [(int(r["time"]), float(r["total_l"])) for r in influx.rows(q) if r.get("total_l") is not None]
     if not rows:

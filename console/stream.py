@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 
 from alerts.sinks import EVENT_TOPIC
 from broker_config import Account, service_client, service_endpoint
-from shouwang.config import Config
+from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
 QUEUE_MAX = 1000
@@ -75,7 +75,7 @@ def _put(q: asyncio.Queue, payload: dict[str, Any]) -> None:
 class MqttFollower:
     """Subscribes to the engine's alert events and feeds the hub; also publishes this API's changes."""
 
-    def __init__(self, cfg: Config, hub: Hub) -> None:
+    def __init__(self, cfg: ConsoleSettings, hub: Hub) -> None:
         self.hub = hub
         self.connected = threading.Event()
         self.stopping = False

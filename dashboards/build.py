@@ -23,8 +23,8 @@ from alerts.registry import RegistrySnapshot
 from dashboards.boards import alerts, devices, ingest, river, water
 from dashboards.context import BuildContext
 from dashboards.scope import Community, communities, safe_uid
+from dashboards.settings import DashboardsSettings
 from dashboards.validate import check
-from shouwang.config import Config
 
 log = logging.getLogger(__name__)
 SYSTEM_FOLDER_UID = "sw-system"
@@ -134,7 +134,7 @@ def write_json(dashboards: DashboardSet, out_dir: Path) -> list[Path]:
     return written
 
 
-def load_registry(cfg: Config, scenario: str | None = None) -> RegistrySnapshot:
+def load_registry(cfg: DashboardsSettings, scenario: str | None = None) -> RegistrySnapshot:
     """The registry from the alert store, or a simulator scenario's community as a site would register it."""
     from alerts.db import Database
     from alerts.registry import load_snapshot
@@ -151,7 +151,7 @@ def load_registry(cfg: Config, scenario: str | None = None) -> RegistrySnapshot:
             Database(f"sqlite:///{Path(tmp) / 'registry.db'}") as db:
         report = import_rows(db, registry_csv(community))
         if report.errors:
-            from shouwang.errors import ConfigError
+            from ground.errors import ConfigError
 
             raise ConfigError(f"scenario {scenario}: registry rows rejected: {report.errors[:3]}")
         return load_snapshot(db)

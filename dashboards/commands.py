@@ -8,26 +8,26 @@ import os
 import time
 from pathlib import Path
 
-from shouwang.config import Config
+from dashboards.settings import DashboardsSettings
 
 log = logging.getLogger(__name__)
 TOKEN_ENV = "GRAFANA_TOKEN"
 
 
-def _build(cfg: Config, args: argparse.Namespace):  # noqa: ANN202
+def _build(cfg: DashboardsSettings, args: argparse.Namespace):  # noqa: ANN202
     from dashboards.build import build_all, load_registry
     from dashboards.context import BuildContext
 
     reg = load_registry(cfg, args.scenario)
     if not any(n.level.value == "community" for n in reg.nodes.values()):
-        from shouwang.errors import ConfigError
+        from ground.errors import ConfigError
 
         raise ConfigError("the registry has no community: import one with `shouwang registry import FILE.csv` "
                           "(or build the demo's with --scenario demo)")
     return build_all(reg, BuildContext.from_config(cfg), community=args.community, system=args.community is None)
 
 
-def cmd_build(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_build(cfg: DashboardsSettings, args: argparse.Namespace) -> int:
     """Write the dashboards' JSON and Grafana provisioning files."""
     from dashboards.provisioning import write_all
 
@@ -44,7 +44,7 @@ def cmd_build(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_push(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_push(cfg: DashboardsSettings, args: argparse.Namespace) -> int:
     """Create or update the data source, folders and dashboards on a Grafana server."""
     from dashboards.provisioning import datasource
     from dashboards.push import Pusher
@@ -58,11 +58,11 @@ def cmd_push(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_check(cfg: DashboardsSettings, args: argparse.Namespace) -> int:
     """Run every panel's queries against the configured InfluxDB; exit 1 if any is broken or empty
     (a panel of a template variable is empty only if it is empty for every option)."""
     from dashboards import probe
-    from shouwang.influx import InfluxClient
+    from storage.influx import InfluxClient
 
     dashboards = _build(cfg, args)
     end = time.time_ns() // 1_000_000

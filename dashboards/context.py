@@ -9,7 +9,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard, DashboardLink
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DashboardLinkType, DataSourceRef
 
 from dashboards.panels import ds_ref
-from shouwang.config import Config
+from dashboards.settings import DashboardsSettings
 
 TAG = "shouwang"
 SEVERITIES = ("critical", "major", "warning", "maintenance")
@@ -31,7 +31,7 @@ class BuildContext:
         return ds_ref(self.datasource_uid)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> BuildContext:
+    def from_config(cls, cfg: DashboardsSettings) -> BuildContext:
         """Acknowledge targets: each severity's first escalation step (unacknowledged that long, it escalates)."""
         ack = {}
         for sev in SEVERITIES:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboards.build import BuiltDashboard
-from shouwang.errors import InfluxError
-from shouwang.influx import InfluxClient
+from ground.errors import InfluxError
+from storage.influx import InfluxClient
 
 _VAR = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)")
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")

@@ -21,19 +21,19 @@ from typing import Any, Literal
 import yaml
 
 from dashboards.build import DashboardSet, write_json
-from shouwang.config import Config
+from dashboards.settings import DashboardsSettings
 
 PASSWORD_ENV = "SHOUWANG_INFLUX__PASSWORD"
 TOKEN_ENV = "SHOUWANG_INFLUX__TOKEN"
 Secrets = Literal["env", "values", "none"]
 
 
-def influx_url(cfg: Config) -> str:
+def influx_url(cfg: DashboardsSettings) -> str:
     """InfluxDB's URL as Grafana reaches it."""
     return cfg.dashboards.influx_url or cfg.influx.base_url
 
 
-def datasource(cfg: Config, secrets: Secrets) -> dict[str, Any]:
+def datasource(cfg: DashboardsSettings, secrets: Secrets) -> dict[str, Any]:
     """The data source definition: InfluxQL over the v1-compatible API, basic auth (1.x) or a token (2.x/3.x).
 
     secrets: "env" refers to environment variables (provisioning files), "values" carries the
@@ -57,7 +57,7 @@ def datasource(cfg: Config, secrets: Secrets) -> dict[str, Any]:
     return ds
 
 
-def datasource_yaml(cfg: Config) -> str:
+def datasource_yaml(cfg: DashboardsSettings) -> str:
     ds = datasource(cfg, "env")
     ds["editable"] = False
     return _dump({"apiVersion": 1, "datasources": [ds]},
@@ -81,7 +81,7 @@ def _dump(data: dict[str, Any], comment: str) -> str:
     return head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
-def write_all(cfg: Config, dashboards: DashboardSet, out: Path, grafana_path: Path | None = None) -> list[Path]:
+def write_all(cfg: DashboardsSettings, dashboards: DashboardSet, out: Path, grafana_path: Path | None = None) -> list[Path]:
     """Write the dashboards' JSON and both provisioning files under `out`; returns the files written."""
     out = out.resolve()
     files = write_json(dashboards, out / "dashboards")

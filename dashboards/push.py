@@ -26,7 +26,7 @@ from grafana_client.client import GrafanaClientError, GrafanaException
 
 from dashboards.build import BuiltDashboard, DashboardSet, Folder
 from dashboards.context import TAG
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from alerts.sinks import MEASUREMENT as ALERT
-from ingest.lineproto import DEAD_LETTER, DEVICE_STATUS, GATEWAY_STATE
+from storage.escape import string_literal as quote
+from storage.measurements import ALERT, DEAD_LETTER, DEVICE_STATUS, GATEWAY_STATE
 from wire.models import Kind
 
 WATER = Kind.WATER_METER.value
@@ -42,11 +42,6 @@ def alternation(ids: Iterable[str]) -> str:
 def any_of(tag: str, ids: Iterable[str]) -> str:
     """`"tag" =~ /^(a|b)$/`."""
     return f'"{tag}" =~ /^({alternation(ids)})$/'
-
-
-def quote(value: str) -> str:
-    """An InfluxQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # --- river stations ----------------------------------------------------------------------

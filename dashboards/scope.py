@@ -96,7 +96,7 @@ def communities(reg: RegistrySnapshot, only: str | None = None) -> list[Communit
     codes = sorted(n.code for n in reg.nodes.values() if n.level is Level.COMMUNITY)
     if only is not None:
         if only not in codes:
-            from shouwang.errors import ConfigError
+            from ground.errors import ConfigError
 
             raise ConfigError(f"no community {only!r} in the registry (known: {', '.join(codes) or 'none'})")
         codes = [only]

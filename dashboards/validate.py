@@ -20,7 +20,7 @@ from grafana_foundation_sdk.cog.runtime import UnknownDataquery, panelcfg_config
 from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, RowPanel
 
 from dashboards.influxql import DATASOURCE_TYPE, InfluxQLQuery, register
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 _VAR = re.compile(r"\$(?:\{(\w+)(?::\w+)?\}|(\w+))")
 BUILTIN = frozenset({"timeFilter", "__interval", "__interval_ms", "interval", "__from", "__to", "__range",

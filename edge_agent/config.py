@@ -23,8 +23,8 @@ from msgspec import Meta, field
 
 from fieldbus.cjt188 import DiOrder, MeterType
 from fieldbus.gauge_modbus import DEFAULT_UNIT_ID, MEASUREMENT_START
-from shouwang.errors import ConfigError
-from shouwang.tomlfile import read_toml
+from ground.errors import ConfigError
+from ground.toml import read_toml
 from wire.ids import ID_REGEX
 from wire.validation import choices_at, explain, join_path
 

@@ -1,4 +1,4 @@
-"""The edge agent's errors (configuration errors are shouwang.errors.ConfigError).
+"""The edge agent's errors (configuration errors are ground.errors.ConfigError).
 
     AgentError           something the agent cannot go on with
       OutboxError        the SQLite outbox failed (disk full, corrupt file)
@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 
 class AgentError(ShouwangError):

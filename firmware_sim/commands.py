@@ -24,9 +24,9 @@ from firmware_sim.labels import Label, Rule, Source, write_labels
 from firmware_sim.mqtt import BrokerTarget, MqttTransport, load_credentials
 from firmware_sim.progress import ProgressView, fmt_ms, summary_table
 from firmware_sim.runner import RunResult, run_stream
+from firmware_sim.settings import SimSettings
 from firmware_sim.sinks import FileSink, MqttSink, Sink
 from firmware_sim.timeparse import DAY_MS, format_duration, parse_duration
-from shouwang.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def broker_target(cfg: Config, *, service: bool = False) -> BrokerTarget:
+def broker_target(cfg: SimSettings, *, service: bool = False) -> BrokerTarget:
     """Where the configuration's gateways (or, with service=True, its services) connect: launched or external."""
     host, port, tls = (service_endpoint if service else gateway_endpoint)(cfg)
     ca = cfg.broker.ca_file or (cfg.state_path / "broker" / "tls" / "ca.crt" if tls else None)
@@ -110,7 +110,7 @@ def _exit_code(res: RunResult) -> int:
     return 1 if d.get("failed") or d.get("unacked") else 0
 
 
-def _mqtt_sink(cfg: Config, args: argparse.Namespace, gateways: list[str]) -> MqttSink:
+def _mqtt_sink(cfg: SimSettings, args: argparse.Namespace, gateways: list[str]) -> MqttSink:
     broker_dir = args.broker_dir or cfg.state_path / "broker"
     creds = load_credentials(broker_dir, gateways, provision=args.provision)
     transport = MqttTransport(broker_target(cfg), creds, window=max(1, args.window), ordered=args.ordered)
@@ -147,7 +147,7 @@ def _resolve_start(text: str | None, community) -> int:  # noqa: ANN001
                        "(2025-06-01T08:00, +08:00 optional), 'today' or 'now'") from None
 
 
-def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_run(cfg: SimSettings, args: argparse.Namespace) -> int:
     """Run a scenario."""
     from firmware_sim.generate import Simulation, birth_message
     from firmware_sim.scenario import load_scenario
@@ -220,7 +220,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
 # --- sim replay ------------------------------------------------------------------------
 
 
-def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_replay(cfg: SimSettings, args: argparse.Namespace) -> int:
     """Republish a record file."""
     from firmware_sim.replay import ReplayFilter, plan_replay, replay_items
 
@@ -265,7 +265,7 @@ def cmd_replay(cfg: Config, args: argparse.Namespace) -> int:
 # --- sim record ------------------------------------------------------------------------
 
 
-def cmd_record(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_record(cfg: SimSettings, args: argparse.Namespace) -> int:
     """Record live traffic."""
     from firmware_sim.record import record_traffic
 
@@ -288,7 +288,7 @@ def cmd_record(cfg: Config, args: argparse.Namespace) -> int:
 # --- sim list / check / registry -------------------------------------------------------
 
 
-def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_list(cfg: SimSettings, args: argparse.Namespace) -> int:
     """List shipped scenarios."""
     from rich.table import Table
 
@@ -310,7 +310,7 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_check(cfg: SimSettings, args: argparse.Namespace) -> int:
     """Validate a scenario and say what it holds."""
     from firmware_sim.scenario import load_scenario
 
@@ -323,7 +323,7 @@ def cmd_check(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_registry(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_registry(cfg: SimSettings, args: argparse.Namespace) -> int:
     """Export the scenario's registry view as JSON."""
     from firmware_sim.scenario import load_scenario
     from firmware_sim.scenario.export import registry_export

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 
 class SimError(ShouwangError):

@@ -15,7 +15,6 @@ from firmware_sim.mqtt import BrokerTarget
 from firmware_sim.recordfile import Record, RecordWriter
 
 
-
 @dataclass(frozen=True, slots=True)
 class RecordResult:
     messages: int

@@ -13,16 +13,11 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from storage.escape import string_field
+from storage.measurements import DEAD_LETTER, DEVICE_STATUS, GATEWAY_STATE
 from wire.models import Channel, Message, StateMessage
 
-DEVICE_STATUS = "device_status"
-GATEWAY_STATE = "gateway_state"
-DEAD_LETTER = "dead_letter"
 _MS_TO_NS = 1_000_000
-
-
-def _str_field(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _fields(data: Mapping[str, Any]) -> list[str]:
@@ -33,7 +28,7 @@ def _fields(data: Mapping[str, Any]) -> list[str]:
         elif isinstance(value, (int, float)):
             out.append(f"{key}={float(value)!r}")
         else:
-            out.append(f"{key}={_str_field(str(value))}")
+            out.append(f"{key}={string_field(str(value))}")
     return out
 
 
@@ -72,10 +67,10 @@ def dead_letter_line(code: str, reason: str, topic: str, payload: bytes, t_ns: i
     """A rejected message, kept in InfluxDB with its reason (tag: code; time: arrival, unique)."""
     text, encoding = payload_text(payload)
     fields = [
-        f"topic={_str_field(_printable(topic, 256))}",
-        f"reason={_str_field(_printable(reason, 500))}",
-        f"payload={_str_field(text.replace(chr(10), ' ').replace(chr(13), ' '))}",
-        f"encoding={_str_field(encoding)}",
+        f"topic={string_field(_printable(topic, 256))}",
+        f"reason={string_field(_printable(reason, 500))}",
+        f"payload={string_field(text.replace(chr(10), ' ').replace(chr(13), ' '))}",
+        f"encoding={string_field(encoding)}",
         f"size={len(payload)}i",
     ]
     return f"{DEAD_LETTER},code={code} {','.join(fields)} {t_ns}"

@@ -27,12 +27,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from broker_config import Account, service_client, service_endpoint
+from ground.errors import InfluxRejected, InfluxUnavailable
 from ingest.lineproto import dead_letter_line, message_line, payload_text, state_line
 from ingest.metrics import IngestMetrics
+from ingest.settings import IngestSettings
 from ingest.writer import BatchWriter, Entry, Stopped
-from shouwang.config import Config
-from shouwang.errors import InfluxRejected, InfluxUnavailable
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 from wire import DEAD_LETTER_TOPIC, ContractError, decode
 from wire.models import Message
 from wire.topics import ALL_TOPICS, is_gateway_state_topic, log_topic
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class IngestService:
     """The ingest worker."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: IngestSettings) -> None:
         self.cfg = cfg
         self.icfg = cfg.ingest
         self.metrics = IngestMetrics()

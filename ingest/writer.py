@@ -15,9 +15,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ground.errors import InfluxRejected, InfluxUnavailable
 from ingest.metrics import IngestMetrics
-from shouwang.errors import InfluxRejected, InfluxUnavailable
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 
 log = logging.getLogger(__name__)
 

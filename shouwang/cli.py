@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shouwang.errors import ShouwangError
-from shouwang.logs import setup_logging
+from ground.errors import ShouwangError
+from ground.logs import setup_logging
 from wire import ContractError
 
 if TYPE_CHECKING:  # the server config (pydantic) is imported only by the commands that use it, not by `agent`

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shouwang.errors import ServiceError
+from ground.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from broker_config import service_endpoint, write_broker_files
 from shouwang.config import Config
-from shouwang.errors import ServiceError
-from shouwang.influx import InfluxClient
+from ground.errors import ServiceError
+from storage.influx import InfluxClient
 from shouwang.procs import ChildProcess, port_open
 
 

@@ -22,8 +22,8 @@ import httpx
 
 from broker_config import add_gateway, gateway_endpoint
 from shouwang.config import Config
-from shouwang.errors import AlreadyRunning
-from shouwang.influx import InfluxClient
+from ground.errors import AlreadyRunning
+from storage.influx import InfluxClient
 from shouwang.procs import ChildProcess, port_open
 from shouwang.services import influxd_process, mosquitto_process
 

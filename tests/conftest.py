@@ -13,7 +13,7 @@ import pytest
 
 from broker_config import Account, add_gateway, service_credentials
 from shouwang.config import Config, load_config
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 from shouwang.procs import ChildProcess, free_port
 from shouwang.services import influxd_process, mosquitto_process
 from tests.helpers import IngestProcess, MqttPeer, free_port_pair

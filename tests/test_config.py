@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shouwang.config import load_config
-from shouwang.errors import ConfigError
+from ground.errors import ConfigError
 
 
 def test_defaults_are_safe_for_a_laptop() -> None:

@@ -251,7 +251,7 @@ def test_partial_write_rejects_only_the_offending_points(services: Services, uid
     proc = IngestProcess(cfg, services.config_file, env=env, name=f"ingest-{uid}").start()
     try:
         # poison: flow_lpm already exists as a string in this database's current shard
-        from shouwang.influx import InfluxClient
+        from storage.influx import InfluxClient
 
         with InfluxClient(cfg.influx) as influx:
             influx.write(f'water_meter,device=poison,gateway=gw-a flow_lpm="oops" {(now_ms() - 3000) * 10**6}'.encode())

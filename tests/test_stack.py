@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from shouwang.config import load_config
-from shouwang.errors import InfluxRejected
-from shouwang.influx import InfluxClient
+from ground.errors import InfluxRejected
+from storage.influx import InfluxClient
 from shouwang.procs import free_port
 from tests.conftest import now_ms, reading, write_config
 from tests.helpers import MqttPeer, free_port_pair, wait_for

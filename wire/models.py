@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from wire.errors import ContractError
+from wire.kinds import Channel, Kind  # defined below wire.topics; still importable from here
+from wire.topics import StateTopic, device_topic, parse_topic
 from wire.validation import FlatModel, json_type
 
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -28,20 +29,6 @@ SCHEMA_VERSION = 1
 #: 2020-01-01T00:00:00Z: a device clock before this was never set (1970, 2000 ...)
 MIN_TS_MS = 1_577_836_800_000
 DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000
-
-
-class Kind(StrEnum):
-    WATER_METER = "water_meter"
-    CALL_BUTTON = "call_button"
-    RIVER_GAUGE = "river_gauge"
-    CAMERA = "camera"
-    GATEWAY = "gateway"  # an edge agent's own health (status channel only)
-
-
-class Channel(StrEnum):
-    READING = "reading"
-    EVENT = "event"
-    STATUS = "status"
 
 
 # printable text without control characters (they would break logs and line protocol); msgspec
@@ -179,8 +166,6 @@ class Message:
 
     @property
     def topic(self) -> str:
-        from wire.topics import device_topic
-
         return device_topic(self.gateway, self.device, self.channel)
 
 
@@ -265,8 +250,6 @@ def decode(
     max_age_ms: int | None = None,
 ) -> Message | StateMessage:
     """Validate a topic and payload against contract v1; ContractError says why not."""
-    from wire.topics import StateTopic, parse_topic
-
     t = parse_topic(topic)
     obj = parse_json(payload)
     if not isinstance(obj, dict):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from wire.errors import ContractError
 from wire.ids import is_valid_id, validate_id
-from wire.models import Channel
+from wire.kinds import Channel
 
 ROOT = "sw/v1"
 #: where ingest republishes messages that break the contract (ids cannot contain "_",

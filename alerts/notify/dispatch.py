@@ -35,13 +35,27 @@ from alerts.lifecycle import AlertNotFound
 from alerts.notify import Notification, quiet_now
 from alerts.notify.channels import ChannelSender, SendResult, apply_relays, scheme_of
 from alerts.notify.links import AckLinks
-from alerts.notify.records import (DIGESTED, FAILED, HELD, NO_CHANNEL, PARTIAL, QUEUED, RECORDED, REFUSED, SENT,
-                                   Attempt, channel_history, create_deliveries, pending, record_attempts)
+from alerts.notify.records import (
+    DIGESTED,
+    FAILED,
+    HELD,
+    NO_CHANNEL,
+    PARTIAL,
+    QUEUED,
+    RECORDED,
+    REFUSED,
+    SENT,
+    Attempt,
+    channel_history,
+    create_deliveries,
+    pending,
+    record_attempts,
+)
 from alerts.notify.templates import digest_item, render_digest, render_message
 from alerts.registry import ContactInfo, RegistrySnapshot, load_snapshot
+from alerts.settings import AlertsSettings
 from alerts.store import AlertStore, DeliveryRecord
 from alerts.types import Role, Severity
-from shouwang.config import Config
 
 log = logging.getLogger(__name__)
 LINK_EVENTS = ("opened", "escalated", "upgraded")
@@ -68,7 +82,7 @@ class _Job:
 class ChannelNotifier:
     """Delivers notifications through Apprise with retries, quiet hours and digests."""
 
-    def __init__(self, db: Database, cfg: Config, clock: Clock | None = None, *, sender: Sender | None = None,
+    def __init__(self, db: Database, cfg: AlertsSettings, clock: Clock | None = None, *, sender: Sender | None = None,
                  registry: Callable[[], RegistrySnapshot] | None = None, resume: bool = True) -> None:
         self.db = db
         self.cfg = cfg
@@ -171,11 +185,15 @@ class ChannelNotifier:
 
     # --- sending ---------------------------------------------------------------------------
 
-    def _submit(self, job: _Job) -> None:
+    def _submit(self, job: _Job, counted: bool = False) -> None:
         if self._stop.is_set():
+            if counted:
+                with self._lock:
+                    self._inflight -= 1
             return  # stays queued in the store; picked up on the next start
-        with self._lock:
-            self._inflight += 1
+        if not counted:
+            with self._lock:
+                self._inflight += 1
         self._pool.submit(self._send_logged, job)
 
     def _send_logged(self, job: _Job) -> None:
@@ -251,8 +269,9 @@ class ChannelNotifier:
         with self._lock:
             while self._retries and self._retries[0][0] <= mono:
                 due.append(heapq.heappop(self._retries)[2])
+            self._inflight += len(due)  # in flight as they leave the heap, so flush() never sees them nowhere
         for job in due:
-            self._submit(job)
+            self._submit(job, counted=True)
         if digests or now >= self._next_digest_check:
             self._next_digest_check = now + DIGEST_CHECK_MS
             due += self._digests(now)

@@ -26,7 +26,7 @@ from alerts.lifecycle import AlertChange, AlertNotFound, LifecycleError
 from alerts.notify.tables import AckUse
 from alerts.registry import RegistrySnapshot
 from alerts.store import AlertStore
-from shouwang.errors import ShouwangError
+from ground.errors import ShouwangError
 
 log = logging.getLogger(__name__)
 ACK_CHANNEL = "ack_link"

@@ -9,9 +9,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.registry import RegistrySnapshot
+from alerts.settings import AlertsConfig
 from alerts.types import Action
-from shouwang.config import AlertsConfig
-from shouwang.errors import ConfigError
+from ground.errors import ConfigError
 from wire.models import Message, StateMessage
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from alerts.rules.base import BaseRule, RuleContext
 from alerts.registry import in_daily_range
+from alerts.rules.base import BaseRule, RuleContext
 from alerts.types import Action, Clear, Level, Raise, Rule, Severity
 from wire.models import Channel, Kind, Message
 

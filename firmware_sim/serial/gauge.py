@@ -33,7 +33,7 @@ from fieldbus.gauge_modbus import (
 )
 from firmware_sim.serial.device import Clock
 from firmware_sim.serial.ports import SocatPort
-from shouwang.errors import ServiceError
+from ground.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

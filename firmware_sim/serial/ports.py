@@ -21,7 +21,7 @@ import time
 import tty
 from pathlib import Path
 
-from shouwang.errors import ServiceError
+from ground.errors import ServiceError
 
 
 def _replace_symlink(link: Path, target: str) -> None:

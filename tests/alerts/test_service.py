@@ -19,7 +19,7 @@ from alerts.types import AlertState, Outcome, Rule
 from broker_config import Account
 from ingest.lineproto import message_line
 from shouwang.config import AlertsConfig, load_config
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 from tests.alerts.conftest import SAMPLE_CSV
 from tests.conftest import Services, now_ms, write_config
 from tests.helpers import wait_for

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from alerts.db import Database
 from console.tables import AuditLog
 from shouwang.config import Config, load_config
-from shouwang.errors import ConfigError
+from ground.errors import ConfigError
 from shouwang.procs import ChildProcess, free_port, port_open
 from tests.conftest import write_config
 from tests.console.conftest import PASSWORD, seed

@@ -13,7 +13,7 @@ import pytest
 from dashboards.build import DashboardSet, build_all
 from dashboards.context import BuildContext
 from shouwang.config import Config, load_config
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 from tests.conftest import Services, write_config
 from tests.dashboards.fill import Filled, fill
 from tests.dashboards.grafana_fake import FakeGrafana

@@ -35,7 +35,7 @@ from firmware_sim.scenario import load_scenario
 from firmware_sim.stream import Control, Item, Outgoing, fast_payload
 from ingest.lineproto import dead_letter_line, message_line, state_line
 from shouwang.config import AlertsConfig
-from shouwang.influx import InfluxClient
+from storage.influx import InfluxClient
 from wire import ContractError
 from wire.models import Channel, Kind, StateMessage, decode
 from wire.topics import device_topic

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import Cjt188Driver, LocalMqttDriver, load_agent_config, parse_agent_config
-from shouwang.errors import ConfigError
+from ground.errors import ConfigError
 
 DOC = Path(__file__).parents[2] / "docs" / "edge_agent.md"
 

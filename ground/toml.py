@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from shouwang.errors import ConfigError
+from ground.errors import ConfigError
 
 
 def read_toml(path: Path | str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from shouwang.config import InfluxConfig
-from shouwang.errors import InfluxRejected, InfluxUnavailable
+from ground.errors import InfluxRejected, InfluxUnavailable
+from storage.settings import InfluxConfig
 
 log = logging.getLogger(__name__)
 

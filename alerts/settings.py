@@ -1,0 +1,134 @@
+"""The alerts engine's sections of the config: `[alerts]` (rules, lifecycle, escalation) and `[notify]`
+(push delivery of its notifications)."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from broker_config.settings import SERVICE_CLIENT_ID, BrokerSettings
+from ground.section import Section
+from ingest.settings import IngestConfig
+from storage.settings import InfluxConfig
+
+
+class EscalationStep(Section):
+    """One rung of an escalation ladder: who is told, how long after the alert opened."""
+
+    after_min: float = Field(0, ge=0, description="minutes after opening, if still unacknowledged")
+    roles: list[Literal["grid_worker", "family", "community_duty", "street_duty"]] = Field(
+        description="contact roles along the subject's place in the hierarchy")
+
+
+def _ladder(*steps: tuple[float, list[str]]) -> list[EscalationStep]:
+    return [EscalationStep(after_min=a, roles=r) for a, r in steps]  # type: ignore[arg-type]
+
+
+class AlertsConfig(Section):
+    """Rules engine, alert lifecycle and escalation (alerts/, docs/alerts.md)."""
+
+    database_url: SecretStr = Field(SecretStr(""), description="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@h/db; "
+                                                               "empty = SQLite file <state>/alerts/alerts.db")
+    client_id: str = Field("svc_alerts", pattern=SERVICE_CLIENT_ID,
+                           description="fixed MQTT client id: the engine's persistent session lives under it")
+    session_expiry_s: int = Field(7 * 86400, ge=0)
+    tick_s: float = Field(1.0, gt=0, le=60, description="how often timers (inactivity, silence, escalation) run")
+    timezone: str = Field("Asia/Shanghai", description="local time of sleep hours, quiet hours and camera "
+                                                      "schedules (IANA name)")
+    publish_mqtt: bool = Field(True, description="publish alert events under sw/alerts/v1/...")
+    write_influx: bool = Field(True, description="write alert events to the InfluxDB measurement 'alert'")
+    replay_start_ms: int | None = Field(None, ge=0, description="set by `shouwang up` while simulated devices replay "
+                                                                 "today from this instant: the engine's clock follows "
+                                                                 "the replay (alerts.clock.ReplayClock) instead of the "
+                                                                 "wall clock until it catches up")
+    replay_speed: float = Field(1.0, gt=0, description="speed of that replay")
+    grid_tag_max: int = Field(5000, ge=0, description="tag alert points with the grid code only while the "
+                                                      "registry has at most this many grids (series cardinality)")
+    cancel_window_s: int = Field(120, ge=0, description="a call-button cancel this soon after the press closes "
+                                                        "the alert as a false alarm")
+    silent_factor: float = Field(3.0, gt=1, description="a device is silent after this many reporting intervals")
+    default_interval_s: int = Field(900, ge=1, description="reporting/heartbeat interval of devices the registry "
+                                                           "gives none")
+    battery_low_v: float = Field(2.5, gt=0, description="battery below this raises a maintenance alert")
+    battery_ok_v: float = Field(2.7, gt=0, description="... and it clears at or above this (hysteresis)")
+    gateway_offline_min: float = Field(5.0, ge=0, description="gateway offline (last will) this long -> alert")
+    flow_continuous_h: float = Field(2.0, gt=0, description="uninterrupted water flow this long -> alert")
+    inactivity_hard_cap_h: float = Field(16.0, gt=0, description="no water use this long alarms regardless "
+                                                                 "of sleep hours or learned routine")
+    routine_min_days: int = Field(7, ge=1, description="days of history before a learned routine is trusted")
+    routine_factor: float = Field(1.25, ge=1, description="learned threshold = factor x the longest recent gap "
+                                                          "at that time of day + margin")
+    routine_margin_min: float = Field(60.0, ge=0)
+    routine_floor_h: float = Field(4.0, gt=0, description="a learned threshold is never below this")
+    river_hysteresis_m: float = Field(0.10, ge=0, description="a stage clears only below its line minus this")
+    river_clear_hold_min: float = Field(30.0, ge=0, description="... for this long")
+    river_spike_m: float = Field(0.30, gt=0, description="a jump larger than this needs a second sample to agree")
+    river_rate_window_min: float = Field(60.0, gt=0, description="window of the robust rate-of-rise fit")
+    river_forecast_lead_min: float = Field(120.0, ge=0, description="warn when a line is forecast this soon")
+    river_stuck_min: float = Field(25.0, gt=0, description="an unchanged level this long ...")
+    river_stuck_samples: int = Field(5, ge=2, description="... over at least this many readings -> stuck sensor")
+    camera_cooldown_s: int = Field(600, ge=0, description="repeat triggers of one (camera, zone, type) within "
+                                                          "this are duplicates")
+    camera_confirm_s: int = Field(120, ge=0, description="a second zone or camera within this confirms")
+    camera_min_score: float = Field(0.7, ge=0, le=1, description="analytics triggers scored below this are "
+                                                                 "ignored (shadows, animals, rain)")
+    escalation: dict[Literal["critical", "major", "warning", "maintenance"], list[EscalationStep]] = Field(
+        default_factory=lambda: {
+            "critical": _ladder((0, ["grid_worker", "family"]), (5, ["community_duty"]), (15, ["street_duty"])),
+            "major": _ladder((0, ["grid_worker", "family"]), (15, ["community_duty"]), (60, ["street_duty"])),
+            "warning": _ladder((0, ["grid_worker"]), (60, ["community_duty"])),
+            "maintenance": _ladder((0, ["grid_worker"]), (24 * 60, ["community_duty"])),
+        },
+        description="per severity: steps of (after_min, roles); stops once acknowledged")
+
+
+class NotifyConfig(Section):
+    """Push delivery of notifications through Apprise (alerts/notify/, docs/console.md)."""
+
+    enabled: bool | None = Field(None, description="deliver through each contact's Apprise URLs; false = only "
+                                                   "record what would be sent; unset = deliver in prod mode, record "
+                                                   "only in dev mode (a laptop never pushes to real bots)")
+    max_attempts: int = Field(5, ge=1, le=50, description="tries per channel before a delivery counts as failed")
+    retry_base_s: float = Field(2.0, gt=0, description="first retry after this; doubles each time ...")
+    retry_max_s: float = Field(300.0, gt=0, description="... up to this")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="network timeout of one channel attempt")
+    workers: int = Field(4, ge=1, le=64, description="channel sends in parallel (a slow bot never delays others)")
+    ack_link_ttl_h: float = Field(24.0, gt=0, le=24 * 14, description="acknowledgement links expire after this")
+    digest_max_items: int = Field(30, ge=1, description="at most this many alerts listed in one digest")
+    relay: dict[Literal["wecombot", "dingtalk", "feishu"], str] = Field(
+        default_factory=dict, description="bot API URL template per scheme for an outbound relay, e.g. "
+                                          "http://relay.local/cgi-bin/webhook/send?key={key} for wecombot "
+                                          "({token} for dingtalk/feishu)")
+
+    @field_validator("relay")
+    @classmethod
+    def _relay(cls, v: dict[str, str]) -> dict[str, str]:
+        for scheme, url in v.items():
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"{scheme}: must start with http:// or https://")
+            if ("{key}" if scheme == "wecombot" else "{token}") not in url:
+                raise ValueError(f"{scheme}: must contain {'{key}' if scheme == 'wecombot' else '{token}'}")
+        return v
+
+
+class LinkSettings(Protocol):
+    """Where people reach the console, and the key that signs their acknowledgement links (the `[api]` section)."""
+
+    public_url: str
+    secret_key: SecretStr
+
+    @property
+    def base_url(self) -> str: ...
+
+
+class AlertsSettings(BrokerSettings, Protocol):
+    """What the alerts engine, its store and its notifications need of the assembled config."""
+
+    mode: str
+    influx: InfluxConfig
+    ingest: IngestConfig
+    alerts: AlertsConfig
+    notify: NotifyConfig
+    api: LinkSettings

@@ -1,0 +1,32 @@
+"""The InfluxDB section of the config (`[influx]`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from ground.section import Section
+
+
+class InfluxConfig(Section):
+    """InfluxDB through the v1-compatible /write and /query API."""
+
+    url: str = Field("", description="external InfluxDB, http(s)://host:port; empty = launch influxd")
+    host: str = "127.0.0.1"
+    port: int = Field(18086, ge=1, le=65534, description="HTTP port of the launched influxd (RPC uses port+1)")
+    database: str = Field("shouwang", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+    retention: str = Field("730d", pattern=r"^(INF|0s|\d+[hdw])$", description="retention policy duration")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    token: SecretStr = Field(SecretStr(""), description="InfluxDB 2.x/3.x token (Authorization: Token ...)")
+    timeout_s: float = Field(10.0, gt=0)
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/") if self.url else f"http://{self.host}:{self.port}"
+
+    @property
+    def retention_ms(self) -> int | None:
+        if self.retention in ("INF", "0s"):
+            return None
+        n, unit = int(self.retention[:-1]), self.retention[-1]
+        return n * {"h": 3600, "d": 86400, "w": 604800}[unit] * 1000
