@@ -20,7 +20,9 @@ from shouwang.stack import Stack
 from tests.conftest import write_config
 from tests.firmware_sim.conftest import SimBroker
 from tests.firmware_sim.test_sim_mqtt import Recorder
+from tests.helpers import wait_for
 from wire import decode
+from wire.models import Message
 
 
 def _stack(tmp_path: Path, **sim) -> Stack:  # noqa: ANN003
@@ -47,6 +49,15 @@ def test_sim_can_be_turned_off_or_pointed_at_another_scenario(tmp_path: Path) ->
 
 def test_follow_catches_up_then_runs_live_without_running_ahead(sim_broker: SimBroker, tmp_path: Path) -> None:
     rec = Recorder(sim_broker, tmp_path / "live.jsonl.gz")
+    watcher = sim_broker.service_peer()
+    watcher.client.subscribe("sw/v1/+/+/+", qos=0)
+    wait_for(lambda: watcher.suback, timeout=10, what="the watcher's subscription")
+
+    def caught_up() -> bool:  # the newest device message is stamped within the last minute: the run reached now
+        last = watcher.messages[-1] if watcher.messages else None
+        msg = decode(last.topic, last.payload) if last is not None else None
+        return isinstance(msg, Message) and msg.ts > time.time() * 1000 - 60_000
+
     start = (dt.datetime.now().astimezone() - dt.timedelta(hours=2)).replace(microsecond=0).isoformat()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     proc = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(sim_broker.config_file), "sim", "run",
@@ -54,8 +65,12 @@ def test_follow_catches_up_then_runs_live_without_running_ahead(sim_broker: SimB
                              "--summary-json", str(tmp_path / "s.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     try:
-        time.sleep(4)  # two simulated hours take 0.4 s; then it follows real time
+        # two simulated hours take 0.4 s once it runs (start-up on a loaded machine takes longer): wait until it
+        # has caught up, then watch it follow real time for a while
+        wait_for(lambda: proc.poll() is not None or caught_up(), timeout=60, what="the run to reach now")
+        time.sleep(3)
     finally:
+        watcher.stop()
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, output
