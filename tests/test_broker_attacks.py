@@ -172,6 +172,21 @@ def test_retained_device_messages_are_cleared_presence_is_kept(services: Service
         atk.stop()
 
 
+def test_gateway_writes_only_the_contracts_topic_shapes(services: Services, uid: str) -> None:
+    """Its presence and sw/v1/{gw}/{device}/{channel}; any other depth under its prefix is refused (so every
+    retained message it can leave is one ingest's janitor may clear)."""
+    atk = _attacker(services)
+    try:
+        bad = [f"sw/v1/{ATTACKER}", f"sw/v1/{ATTACKER}/x-{uid}", f"sw/v1/{ATTACKER}/a/b/c",
+               f"sw/v1/{ATTACKER}/a/b/c/d/e"]
+        codes = atk.wait_acked([atk.publish(t, b"{}", retain=True) for t in bad])
+        assert [c.value for c in codes.values()] == [NOT_AUTHORIZED] * len(bad)
+        ok = atk.wait_acked([atk.publish(f"sw/v1/{ATTACKER}/dev-{uid}/reading", b"{}")])
+        assert not next(iter(ok.values())).is_failure  # well-shaped: accepted (and dead-lettered by ingest)
+    finally:
+        atk.stop()
+
+
 def test_oversize_packet_is_refused_with_a_reason(services: Services, uid: str) -> None:
     """Above broker.max_packet_kib the broker refuses the packet (reason 149) and disconnects the client;
     between 16 KiB and the limit a payload reaches ingest and is dead-lettered (tests/test_ingest.py)."""
