@@ -1,14 +1,15 @@
-"""Alerts: registry of people and places, rules engine, alert lifecycle, escalation, evaluation.
+"""Alerts: rules engine, alert lifecycle, escalation (places and people: registry/).
 
-    registry.py, csvio.py     street -> community -> grid -> building -> household, devices,
-                              river stations, camera zones, contacts; CSV import/export
-    tables.py, db.py,         SQLAlchemy 2.x store (SQLite default, PostgreSQL by URL),
-    migrations/               Alembic migrations
-    store.py                  alerts, audit trail, deliveries, time-to-acknowledge/resolve
+    types.py                  severities, states, outcomes, rules; the rule actions Raise, Clear, Cancel
+    tables.py, store.py       alerts, episodes, audit trail, deliveries, time-to-acknowledge/resolve, over
+                              the shared SQL database (storage/sql.py)
     lifecycle.py, escalation.py  one active alert per (rule, subject), transitions, ladders
-    notify.py, sinks.py       notifier seam; InfluxDB `alert` points and sw/alerts/... events
+    manager.py, sinks.py      applies rule actions, notifies, escalates; InfluxDB `alert` points and
+                              sw/alerts/... events
+    notify/                   the notifier seam, channels, templates, acknowledgement links
     rules/                    button, health, river, water (inactivity, flow), camera
     engine.py, service.py     rules + lifecycle driven by an injected clock; MQTT service
     rebuild.py                state restored from InfluxDB and the store on start
     evaluate.py               a simulator scenario against its ground-truth labels
+    commands.py               `shouwang alerts ...` and `shouwang evaluate`
 """

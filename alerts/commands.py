@@ -1,4 +1,4 @@
-"""What the `shouwang alerts`, `shouwang registry` and `shouwang evaluate` subcommands do."""
+"""What the `shouwang alerts` and `shouwang evaluate` subcommands do (`shouwang registry`: registry/commands.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from alerts.db import Database
 from alerts.settings import AlertsSettings
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 
@@ -25,62 +25,6 @@ def _fmt_ms(ms: int | None) -> str:
     if ms is None:
         return "-"
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-
-
-# --- registry -----------------------------------------------------------------------------
-
-
-def registry_import(cfg: AlertsSettings, path: Path, *, dry_run: bool = False, strict: bool = False) -> int:
-    """Import a registry CSV; prints every rejected row; exit 1 if any was rejected."""
-    from alerts.csvio import import_file
-
-    with Database.from_config(cfg) as db:
-        report = import_file(db, path, dry_run=dry_run, strict=strict)
-    for err in report.errors:
-        print(f"{path}: {err}", file=sys.stderr)
-    print(report.summary() + (" (strict: nothing imported)" if strict and report.errors else ""))
-    return 1 if report.errors else 0
-
-
-def registry_import_scenario(cfg: AlertsSettings, name: str) -> int:
-    """Import a simulator scenario's community (places, devices, contacts) as the registry."""
-    from alerts.csvio import import_rows
-    from alerts.scenario_registry import registry_csv
-    from firmware_sim.scenario.load import load_scenario
-
-    with Database.from_config(cfg) as db:
-        report = import_rows(db, registry_csv(load_scenario(name)), f"scenario {name}")
-    for err in report.errors:
-        print(f"scenario {name}: {err}", file=sys.stderr)
-    print(report.summary())
-    return 1 if report.errors else 0
-
-
-def seed_registry_from_scenario(cfg: AlertsSettings, name: str) -> bool:
-    """Fill an empty registry from the scenario `shouwang up` simulates; True if it did."""
-    from sqlalchemy import func, select
-
-    from alerts.csvio import import_rows
-    from alerts.scenario_registry import registry_csv
-    from alerts.tables import Node
-    from firmware_sim.scenario.load import load_scenario
-
-    with Database.from_config(cfg) as db:
-        with db.session() as s:
-            if s.scalar(select(func.count()).select_from(Node)):
-                return False
-        report = import_rows(db, registry_csv(load_scenario(name)), f"scenario {name}")
-    log.info("empty registry seeded from scenario %s: %s", name, report.summary())
-    return True
-
-
-def registry_export(cfg: AlertsSettings, path: Path) -> int:
-    from alerts.csvio import export_file
-
-    with Database.from_config(cfg) as db:
-        n = export_file(db, path)
-    print(f"wrote {n} registry rows to {path}")
-    return 0
 
 
 # --- alerts ---------------------------------------------------------------------------------
@@ -145,9 +89,9 @@ def alerts_transition(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     """acknowledge | dispatch | resolve | close an alert as a person, from the command line."""
     from alerts.manager import AlertManager
     from alerts.notify import MemoryNotifier
-    from alerts.registry import load_snapshot
     from alerts.sinks import InfluxAlertSink
     from alerts.store import AlertStore
+    from registry.model import load_snapshot
     from storage.influx import InfluxClient
 
     now = _now_ms()
@@ -195,7 +139,7 @@ def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 
 
 def add_alert_commands(sub: argparse._SubParsersAction) -> None:
-    """Define `shouwang alerts ...`, `shouwang registry import|export` and `shouwang evaluate`."""
+    """Define `shouwang alerts ...` and `shouwang evaluate`."""
     p = sub.add_parser("alerts", help="rules engine service (default); list and handle alerts")
     asub = p.add_subparsers(dest="alerts_command")
     p.set_defaults(func=alerts_dispatch)
@@ -219,20 +163,6 @@ def add_alert_commands(sub: argparse._SubParsersAction) -> None:
             t.add_argument("--false-alarm", action="store_true")
     st = asub.add_parser("stats", help="counts and time-to-acknowledge / time-to-resolve per rule")
     st.add_argument("--days", type=float, default=30)
-
-    reg = sub.add_parser("registry", help="places, devices and contacts: CSV import/export")
-    rsub = reg.add_subparsers(dest="registry_command", required=True)
-    imp = rsub.add_parser("import", help="import a registry CSV (bad rows reported, good rows kept)")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
-    imp.add_argument("--strict", action="store_true", help="import nothing if any row is bad")
-    imp.set_defaults(func=lambda cfg, a: registry_import(cfg, a.file, dry_run=a.dry_run, strict=a.strict))
-    sc = rsub.add_parser("import-scenario", help="import a simulator scenario's community (demo, typhoon, ...)")
-    sc.add_argument("scenario")
-    sc.set_defaults(func=lambda cfg, a: registry_import_scenario(cfg, a.scenario))
-    exp = rsub.add_parser("export", help="write the registry as CSV (re-importable)")
-    exp.add_argument("file", type=Path)
-    exp.set_defaults(func=lambda cfg, a: registry_export(cfg, a.file))
 
     ev = sub.add_parser("evaluate", help="run a simulator scenario through the rules at full speed and "
                                          "score the alerts against its ground-truth labels")

@@ -9,11 +9,9 @@ from __future__ import annotations
 import logging
 
 from alerts.clock import Clock
-from alerts.db import Database
 from alerts.lifecycle import AlertChange
 from alerts.manager import AlertManager, Sink
 from alerts.notify import Notifier, StoreNotifier
-from alerts.registry import RegistrySnapshot, load_snapshot, registry_revision
 from alerts.rules.base import BaseRule, RuleContext, RuleSet
 from alerts.rules.button import CallButtonRule
 from alerts.rules.camera import CameraRule
@@ -22,6 +20,8 @@ from alerts.rules.river import RiverRule
 from alerts.rules.water import WaterRule
 from alerts.settings import AlertsConfig
 from alerts.store import AlertStore
+from registry.model import RegistrySnapshot, load_snapshot, registry_revision
+from storage.sql import Database
 from wire.models import Message, StateMessage
 
 log = logging.getLogger(__name__)

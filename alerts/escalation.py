@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from alerts.settings import AlertsConfig, EscalationStep
-from alerts.types import Role, Severity
+from alerts.types import Severity
+from registry.types import Role
 
 
 def ladder(cfg: AlertsConfig, severity: Severity) -> list[EscalationStep]:

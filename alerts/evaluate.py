@@ -1,7 +1,7 @@
 """`shouwang evaluate SCENARIO`: a simulator scenario through the rules engine at full speed, scored
 against the simulator's ground-truth labels.
 
-The scenario's community becomes a registry (alerts/scenario_registry.py); its traffic is
+The scenario's community becomes a registry (registry/scenario.py); its traffic is
 fed to a real engine (SQLite store in a temporary directory, the real notifier) with a
 manual clock set to each message's time and ticked every `tick_s` simulated seconds.
 Gateway outages become last-will/online presence messages at their start and end.
@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 
 from alerts.clock import ManualClock
-from alerts.csvio import import_rows
-from alerts.db import Database
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
-from alerts.registry import set_away
-from alerts.scenario_registry import registry_csv
 from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.types import Rule
+from registry.model import set_away
+from registry.scenario import import_community, require_clean
+from storage.sql import Database
 from wire.models import Channel, Kind, Message, StateMessage
 
 log = logging.getLogger(__name__)
@@ -189,9 +188,7 @@ class Evaluation:
     def run(self, workdir: Path) -> Report:
         wall = time.perf_counter()
         with Database(f"sqlite:///{workdir / 'evaluate.db'}") as db:
-            report = import_rows(db, registry_csv(self.community))
-            if report.errors:
-                raise RuntimeError("scenario registry rejected: " + "; ".join(map(str, report.errors[:5])))
+            require_clean(import_community(db, self.community), self.community)
             clock = ManualClock(self.start_ms)
             engine = Engine(self.cfg, db, clock)
             self.monitored_meters = {d for d, m in engine.water.meters.items() if m.household >= 0}
@@ -418,7 +415,7 @@ def evaluate(cfg: AlertsConfig, scenario: str, *, seed: int | None = None, days:
 def run_evaluation(cfg: AlertsSettings, scenario: str, *, seed: int | None, days: float | None, tick_s: float,
                    json_path: Path | None) -> int:
     """The `shouwang evaluate` command: print the tables (and write JSON)."""
-    for name in ("alerts", "alembic"):  # one line per alert would drown the table
+    for name in ("alerts", "registry", "alembic"):  # one line per alert would drown the table
         logging.getLogger(name).setLevel(logging.WARNING)
     report = evaluate(cfg.alerts, scenario, seed=seed, days=days, tick_s=tick_s)
     print(report.table())

@@ -14,10 +14,11 @@ from typing import Protocol
 from alerts import escalation
 from alerts.lifecycle import AlertChange, AlertView
 from alerts.notify import Notification, Notifier
-from alerts.registry import RegistrySnapshot
 from alerts.settings import AlertsConfig
 from alerts.store import AlertStore
-from alerts.types import Action, Cancel, Clear, Level, Raise, Role
+from alerts.types import Action, Cancel, Clear, Raise
+from registry.model import RegistrySnapshot
+from registry.types import Level, Role
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.exc import OperationalError
 
 from alerts.clock import Clock, ReplayClock, SystemClock
-from alerts.db import Database
 from alerts.engine import Engine
 from alerts.rebuild import rebuild, save_routine
 from alerts.settings import AlertsSettings
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import Account, service_client, service_endpoint
 from storage.influx import InfluxClient
+from storage.sql import Database
 from wire import ContractError, Message, decode
 from wire.topics import ALL_TOPICS, log_topic
 

@@ -17,10 +17,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.db import Database
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError, check_transition
 from alerts.tables import Alert, AlertEpisode, AlertEvent, Delivery
 from alerts.types import AlertState, Outcome, Raise, Rule, Severity
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 S = AlertState

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2.x tables of the registry and the alert store (schema changes go through migrations/).
+"""Tables of the alert store: alerts, the episodes they were raised for, their audit trail, deliveries
+(schema changes go through storage/migrations/; the registry's tables are in registry/tables.py).
 
 Times are integer milliseconds since the Unix epoch (as on the wire): one portable type on
 SQLite and PostgreSQL, exact, and cheap to compare.
@@ -8,92 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Node(Base):
-    """A place with a unique code: street, community, grid, building, household, station, zone."""
-
-    __tablename__ = "node"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    level: Mapped[str] = mapped_column(String(16), index=True)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("node.id", ondelete="RESTRICT"), index=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
-    parent: Mapped[Node | None] = relationship(remote_side=[id], lazy="joined")
-    household: Mapped[Household | None] = relationship(back_populates="node", uselist=False,
-                                                       cascade="all, delete-orphan")
-    station: Mapped[RiverStation | None] = relationship(back_populates="node", uselist=False,
-                                                        cascade="all, delete-orphan")
-    zone: Mapped[CameraZone | None] = relationship(back_populates="node", uselist=False,
-                                                   cascade="all, delete-orphan")
-
-
-class Household(Base):
-    __tablename__ = "household"
-    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), primary_key=True)
-    flags: Mapped[str] = mapped_column(String(200), default="")  # comma-separated HouseholdFlag values
-    sleep_start_min: Mapped[int] = mapped_column(Integer, default=22 * 60)  # minutes after local midnight
-    sleep_end_min: Mapped[int] = mapped_column(Integer, default=6 * 60 + 30)
-    window_h: Mapped[float] = mapped_column(Float, default=7.0)
-    away_until: Mapped[str | None] = mapped_column(String(10))  # ISO date, inclusive
-    node: Mapped[Node] = relationship(back_populates="household")
-
-
-class RiverStation(Base):
-    __tablename__ = "river_station"
-    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), primary_key=True)
-    warning_m: Mapped[float] = mapped_column(Float)
-    guaranteed_m: Mapped[float] = mapped_column(Float)
-    rise_m_per_h: Mapped[float] = mapped_column(Float)
-    node: Mapped[Node] = relationship(back_populates="station")
-
-
-class CameraZone(Base):
-    __tablename__ = "camera_zone"
-    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), primary_key=True)
-    schedule: Mapped[str] = mapped_column(String(100), default="")  # "22:00-06:00" or empty = always
-    types: Mapped[str] = mapped_column(String(200), default="intrusion,line_crossing,person")
-    node: Mapped[Node] = relationship(back_populates="zone")
-
-
-class Device(Base):
-    """A device (wire id) bound to a household, a river station or a camera zone."""
-
-    __tablename__ = "device"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    gateway: Mapped[str] = mapped_column(String(64), default="")
-    kind: Mapped[str] = mapped_column(String(32))
-    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="RESTRICT"), index=True)
-    interval_s: Mapped[int | None] = mapped_column(Integer)
-    meter_step_l: Mapped[float | None] = mapped_column(Float)
-    node: Mapped[Node] = relationship(lazy="joined")
-
-
-class Contact(Base):
-    __tablename__ = "contact"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="RESTRICT"), index=True)
-    role: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(200), default="")
-    channels: Mapped[str] = mapped_column(Text, default="")  # Apprise URLs, whitespace-separated
-    language: Mapped[str] = mapped_column(String(8), default="zh")
-    quiet_hours: Mapped[str] = mapped_column(String(20), default="")  # "22:00-07:00" or empty
-    node: Mapped[Node] = relationship(lazy="joined")
-
-
-class Meta(Base):
-    """Key/value facts such as the registry revision the engine watches to reload."""
-
-    __tablename__ = "meta"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
+from storage.sql import Base
 
 
 class Alert(Base):

@@ -1,4 +1,5 @@
-"""Vocabulary of the alerts part: levels, roles, severities, states, rules, and rule actions."""
+"""Vocabulary of the alerts part: severities, states, outcomes, rules, and rule actions (levels and roles
+of places and people are the registry's: registry.types)."""
 
 from __future__ import annotations
 
@@ -6,52 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-
-
-class Level(StrEnum):
-    """Kinds of registry node; the first five form the grid hierarchy (一网一码)."""
-
-    STREET = "street"
-    COMMUNITY = "community"
-    GRID = "grid"
-    BUILDING = "building"
-    HOUSEHOLD = "household"
-    STATION = "station"  # river gauge station
-    ZONE = "zone"  # camera zone
-
-
-#: allowed parent level of each level
-PARENT_LEVELS: dict[Level, tuple[Level, ...]] = {
-    Level.STREET: (),
-    Level.COMMUNITY: (Level.STREET,),
-    Level.GRID: (Level.COMMUNITY,),
-    Level.BUILDING: (Level.GRID,),
-    Level.HOUSEHOLD: (Level.BUILDING,),
-    Level.STATION: (Level.COMMUNITY, Level.GRID),
-    Level.ZONE: (Level.GRID, Level.COMMUNITY),
-}
-
-
-class Role(StrEnum):
-    GRID_WORKER = "grid_worker"
-    FAMILY = "family"
-    COMMUNITY_DUTY = "community_duty"
-    STREET_DUTY = "street_duty"
-
-
-#: the node level a contact of each role hangs under
-ROLE_LEVEL: dict[Role, Level] = {
-    Role.GRID_WORKER: Level.GRID,
-    Role.FAMILY: Level.HOUSEHOLD,
-    Role.COMMUNITY_DUTY: Level.COMMUNITY,
-    Role.STREET_DUTY: Level.STREET,
-}
-
-
-class HouseholdFlag(StrEnum):
-    SOLITARY_ELDERLY = "solitary_elderly"
-    FIVE_GUARANTEE = "five_guarantee"
-    DISABLED = "disabled"
 
 
 class Severity(StrEnum):

@@ -31,10 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.registry import DeviceInfo, HouseholdInfo, NodeInfo, RegistrySnapshot  # noqa: E402
 from alerts.rules.base import RuleContext  # noqa: E402
 from alerts.rules.water import WaterRule  # noqa: E402
-from alerts.types import Level  # noqa: E402
+from registry.model import DeviceInfo, HouseholdInfo, NodeInfo, RegistrySnapshot  # noqa: E402
+from registry.types import Level  # noqa: E402
 from shouwang.config import AlertsConfig  # noqa: E402
 
 GOAL_TICK_MS = 50.0

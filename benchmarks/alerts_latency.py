@@ -35,8 +35,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.csvio import import_rows  # noqa: E402
-from alerts.db import Database  # noqa: E402
+from registry.csvio import import_rows  # noqa: E402
+from storage.sql import Database  # noqa: E402
 from alerts.service import AlertsService  # noqa: E402
 from broker_config import add_gateway  # noqa: E402
 from shouwang.config import load_config  # noqa: E402

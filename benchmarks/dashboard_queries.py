@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.types import Level  # noqa: E402
+from registry.types import Level  # noqa: E402
 from dashboards import probe  # noqa: E402
 from dashboards.build import build_all, load_registry  # noqa: E402
 from dashboards.context import BuildContext  # noqa: E402

@@ -76,8 +76,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from stackrig import registry_csv  # benchmarks/ is sys.path[0] for a script
 
-from alerts.csvio import import_rows
-from alerts.db import Database, database_url
+from registry.csvio import import_rows
+from storage.sql import Database, database_url
 from alerts.service import subscribed_check
 from alerts.tables import Alert, AlertEvent
 from broker_config import add_gateway

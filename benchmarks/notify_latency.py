@@ -36,9 +36,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.csvio import COLUMNS, import_rows  # noqa: E402
-from alerts.db import Database  # noqa: E402
-from alerts.registry import load_snapshot  # noqa: E402
+from registry.csvio import COLUMNS, import_rows  # noqa: E402
+from registry.model import load_snapshot  # noqa: E402
+from storage.sql import Database  # noqa: E402
 from alerts.service import AlertsService  # noqa: E402
 from broker_config import add_gateway  # noqa: E402
 from console.auth import create_user  # noqa: E402

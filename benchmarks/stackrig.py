@@ -1,6 +1,6 @@
 """Pieces the benchmarks that run the alerts engine share: the registry of a benchmark community.
 
-`registry_csv` writes the CSV that `shouwang registry import` (alerts.csvio.import_rows) reads: one street
+`registry_csv` writes the CSV that `shouwang registry import` (registry.csvio.import_rows) reads: one street
 and community with its duty contact, 20 grids each with a grid worker and one building, and per household
 a call button on the button gateway, a family contact and (for the first `meters`) a water meter on one of
 the load gateways (meter i on meter_gateways[i % len]). Device ids: wm-00000..., btn-00000...; households
@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from alerts.csvio import COLUMNS
+from registry.csvio import COLUMNS
 
 GRIDS = 20
 

@@ -7,9 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from alerts.csvio import RegistryFileError, import_rows, read_rows
-from alerts.registry import load_snapshot, set_away
-from alerts.types import Level
 from console.api_auth import user_out
 from console.audit_view import visible_entries
 from console.auth import AccountError, create_user, get_user, list_users, set_active
@@ -18,6 +15,9 @@ from console.deps import Caller, admin, carer, get_ctx, staff
 from console.import_scope import refusals
 from console.schemas import ID_MAX, AuditOut, AwayIn, ImportIn, ImportOut, NodeOut, UserIn, UserOut
 from console.scope import Scope
+from registry.csvio import RegistryFileError, import_rows, read_rows
+from registry.model import load_snapshot, set_away
+from registry.types import Level
 
 router = APIRouter(prefix="/api", tags=["registry"])
 _importing = threading.Lock()

@@ -13,7 +13,7 @@ from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleErr
 from alerts.notify.records import delivery_report
 from alerts.store import _view
 from alerts.tables import Alert
-from alerts.types import ACTIVE_STATES, AlertState, Level, Outcome, Role, Rule, Severity
+from alerts.types import ACTIVE_STATES, AlertState, Outcome, Rule, Severity
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx
 from console.schemas import (
@@ -32,6 +32,7 @@ from console.schemas import (
     TimelineEntry,
 )
 from console.scope import ACTIONS, Action, UserRole
+from registry.types import Level, Role
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 AlertId = Annotated[int, Path(ge=1, le=ID_MAX, description="alert id")]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import select
 
 from alerts.tables import Alert
-from alerts.types import ACTIVE_STATES, Level, Rule
+from alerts.types import ACTIVE_STATES, Rule
 from console.api_alerts import alert_out
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx, staff
@@ -28,6 +28,7 @@ from console.schemas import (
 )
 from console.scope import UserRole
 from ground.errors import InfluxError
+from registry.types import Level
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["devices"])

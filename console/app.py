@@ -12,11 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from alerts.db import Database
 from console import api_admin, api_alerts, api_auth, api_devices, limits, pages
 from console.context import AppContext
 from console.settings import ConsoleSettings
 from storage.influx import InfluxClient
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")

@@ -20,11 +20,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from alerts.db import Database
-from alerts.registry import RegistrySnapshot
 from console.scope import SCOPE_LEVELS, UserRole
 from console.tables import UserAccount, UserSession
 from ground.errors import ShouwangError
+from registry.model import RegistrySnapshot
+from storage.sql import Database
 
 _hasher = PasswordHasher()  # Argon2id, the library's current recommended parameters
 _DUMMY = _hasher.hash("not a password of anyone")

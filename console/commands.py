@@ -40,10 +40,10 @@ def _password(args: argparse.Namespace) -> str:
 
 def user_add(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
     from alerts.clock import SystemClock
-    from alerts.db import Database
-    from alerts.registry import load_snapshot
     from console.auth import AccountError, create_user
     from console.scope import UserRole
+    from registry.model import load_snapshot
+    from storage.sql import Database
 
     with Database.from_config(cfg) as db:
         try:
@@ -58,8 +58,8 @@ def user_add(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
 
 
 def user_list(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
-    from alerts.db import Database
     from console.auth import list_users
+    from storage.sql import Database
 
     with Database.from_config(cfg) as db:
         users = list_users(db)
@@ -69,8 +69,8 @@ def user_list(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
 
 
 def user_lock(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
-    from alerts.db import Database
     from console.auth import AccountError, list_users, set_active
+    from storage.sql import Database
 
     with Database.from_config(cfg) as db:
         found = [u for u, _ in list_users(db) if u.username == args.username]

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.clock import Clock, SystemClock
-from alerts.db import Database
 from alerts.lifecycle import AlertChange
 from alerts.notify.links import AckLinks
-from alerts.registry import RegistrySnapshot, load_snapshot, registry_revision
 from alerts.sinks import change_payload
 from alerts.store import AlertStore
 from console.auth import LoginLimiter, User
@@ -21,7 +19,9 @@ from console.scope import Scope, children_of
 from console.settings import ConsoleSettings
 from console.stream import Hub
 from console.tables import AuditLog
+from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.influx import InfluxClient
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 REGISTRY_CHECK_S = 2.0

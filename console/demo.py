@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from alerts.db import Database
-from alerts.registry import load_snapshot
-from alerts.types import Level, Role
 from console.auth import AccountError, create_user, list_users
 from console.scope import UserRole
 from console.settings import ConsoleSettings
+from registry.model import load_snapshot
+from registry.types import Level, Role
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 

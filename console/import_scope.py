@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.registry import RegistrySnapshot
 from console.scope import Scope
+from registry.model import RegistrySnapshot
 
 NOT_PLACES = ("device", "contact")
 
@@ -38,7 +38,7 @@ def _current_place(row: Any, reg: RegistrySnapshot, contacts: dict[str, str]) ->
 
 
 def refusals(rows: list[Any], reg: RegistrySnapshot, scope: Scope) -> list[str]:
-    """One message per row outside the area (rows as `alerts.csvio.read_rows` gives them); [] = all inside."""
+    """One message per row outside the area (rows as `registry.csvio.read_rows` gives them); [] = all inside."""
     contacts = {c.code: c.place for cs in reg.contacts.values() for c in cs}
     places = {r.code: r for r in rows if r.record not in NOT_PLACES}
     bad = []

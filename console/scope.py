@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_
 
 from alerts.lifecycle import AlertView
-from alerts.registry import RegistrySnapshot
 from alerts.tables import Alert
-from alerts.types import Level, Rule
+from alerts.types import Rule
+from registry.model import RegistrySnapshot
+from registry.types import Level
 
 
 class UserRole(StrEnum):

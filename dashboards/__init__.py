@@ -1,6 +1,6 @@
 """Grafana dashboards as code, provisioning files, and push to a Grafana server (docs/dashboards.md).
 
-    scope         communities, grids, households, stations from the alerts registry (codes, no personal data)
+    scope         communities, grids, households, stations from the registry (codes, no personal data)
     queries       the InfluxQL of every panel
     influxql      InfluxQL targets as a typed grafana-foundation-sdk query type
     panels        panel helpers over the SDK builders; context: settings from the config

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,15 @@ from typing import Any
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from alerts.registry import RegistrySnapshot
 from dashboards.boards import alerts, devices, ingest, river, water
 from dashboards.context import BuildContext
 from dashboards.scope import Community, communities, safe_uid
 from dashboards.settings import DashboardsSettings
 from dashboards.validate import check
+from registry.model import RegistrySnapshot, load_snapshot
+from registry.scenario import Community as ScenarioCommunity
+from registry.scenario import community_snapshot
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 SYSTEM_FOLDER_UID = "sw-system"
@@ -134,24 +136,9 @@ def write_json(dashboards: DashboardSet, out_dir: Path) -> list[Path]:
     return written
 
 
-def load_registry(cfg: DashboardsSettings, scenario: str | None = None) -> RegistrySnapshot:
+def load_registry(cfg: DashboardsSettings, scenario: ScenarioCommunity | None = None) -> RegistrySnapshot:
     """The registry from the alert store, or a simulator scenario's community as a site would register it."""
-    from alerts.db import Database
-    from alerts.registry import load_snapshot
-
-    if scenario is None:
-        with Database.from_config(cfg) as db:
-            return load_snapshot(db)
-    from alerts.csvio import import_rows
-    from alerts.scenario_registry import registry_csv
-    from firmware_sim.scenario import load_scenario
-
-    community = load_scenario(scenario)
-    with tempfile.TemporaryDirectory(prefix="sw-dashboards-") as tmp, \
-            Database(f"sqlite:///{Path(tmp) / 'registry.db'}") as db:
-        report = import_rows(db, registry_csv(community))
-        if report.errors:
-            from ground.errors import ConfigError
-
-            raise ConfigError(f"scenario {scenario}: registry rows rejected: {report.errors[:3]}")
+    if scenario is not None:
+        return community_snapshot(scenario)
+    with Database.from_config(cfg) as db:
         return load_snapshot(db)

@@ -7,8 +7,12 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dashboards.settings import DashboardsSettings
+
+if TYPE_CHECKING:
+    from registry.commands import LoadCommunity
 
 log = logging.getLogger(__name__)
 TOKEN_ENV = "GRAFANA_TOKEN"
@@ -18,7 +22,7 @@ def _build(cfg: DashboardsSettings, args: argparse.Namespace):  # noqa: ANN202
     from dashboards.build import build_all, load_registry
     from dashboards.context import BuildContext
 
-    reg = load_registry(cfg, args.scenario)
+    reg = load_registry(cfg, args.load_community(args.scenario) if args.scenario else None)
     if not any(n.level.value == "community" for n in reg.nodes.values()):
         from ground.errors import ConfigError
 
@@ -81,9 +85,10 @@ def cmd_check(cfg: DashboardsSettings, args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def add_dashboard_commands(sub: argparse._SubParsersAction) -> None:
-    """Define `shouwang dashboards ...`."""
+def add_dashboard_commands(sub: argparse._SubParsersAction, load_community: LoadCommunity) -> None:
+    """Define `shouwang dashboards ...`; `load_community` loads the scenario named by --scenario."""
     p = sub.add_parser("dashboards", help="Grafana dashboards: build JSON and provisioning, push, check")
+    p.set_defaults(load_community=load_community)
     dsub = p.add_subparsers(dest="dashboards_command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""What one community's dashboards are about, read from the alerts registry.
+"""What one community's dashboards are about, read from the registry (registry/).
 
 InfluxDB points carry only the gateway and device ids (DESIGN: tags `gateway`, `device`);
 which community, grid and household a device belongs to is known only to the registry
@@ -18,8 +18,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from alerts.registry import RegistrySnapshot
-from alerts.types import Level
+from registry.model import RegistrySnapshot
+from registry.types import Level
 from wire.models import Kind
 
 log = logging.getLogger(__name__)

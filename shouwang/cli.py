@@ -62,6 +62,14 @@ def _cmd_agent(cfg: Config | None, args: argparse.Namespace) -> int:
     return run_agent(args.agent_config)
 
 
+def _load_community(name: str):  # noqa: ANN202  (firmware_sim.scenario.Community)
+    """A simulator scenario by name or file, for the commands that take one (registry, dashboards): the
+    server parts never import the simulator, the command line hands them what it loaded."""
+    from firmware_sim.scenario import load_scenario
+
+    return load_scenario(name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shouwang", description="Shouwang (守望) community IoT monitoring")
     p.add_argument("--config", type=Path, default=None, help="TOML config file (or SHOUWANG_CONFIG)")
@@ -84,12 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     from firmware_sim.cli import add_sim_commands  # `shouwang sim ...` (docs/simulator.md)
 
     add_sim_commands(sub)
-    from alerts.commands import add_alert_commands  # `shouwang alerts|registry|evaluate` (docs/alerts.md)
+    from alerts.commands import add_alert_commands  # `shouwang alerts|evaluate` (docs/alerts.md)
 
     add_alert_commands(sub)
+    from registry.commands import add_registry_commands  # `shouwang registry ...` (docs/alerts.md)
+
+    add_registry_commands(sub, _load_community)
     from dashboards.commands import add_dashboard_commands  # `shouwang dashboards ...` (docs/dashboards.md)
 
-    add_dashboard_commands(sub)
+    add_dashboard_commands(sub, _load_community)
     from console.commands import add_api_commands  # `shouwang api` and its accounts (docs/console.md)
 
     add_api_commands(sub)

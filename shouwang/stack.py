@@ -124,9 +124,10 @@ class Stack:
 
         sim_runs = self.sim_runs()
         if sim_runs:
-            from alerts.commands import seed_registry_from_scenario  # demo places and people, if none yet
+            from firmware_sim.scenario import load_scenario
+            from registry.commands import seed_registry  # demo places and people, if none yet
 
-            seed_registry_from_scenario(cfg, cfg.sim.scenario)
+            seed_registry(cfg, load_scenario(cfg.sim.scenario))
 
         alerts_log = cfg.state_path / "logs" / "alerts.log"
         replay = {}

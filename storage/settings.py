@@ -1,6 +1,9 @@
-"""The InfluxDB section of the config (`[influx]`)."""
+"""The InfluxDB section of the config (`[influx]`), and what the shared SQL database needs of the config."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
 
 from pydantic import Field, SecretStr
 
@@ -30,3 +33,19 @@ class InfluxConfig(Section):
             return None
         n, unit = int(self.retention[:-1]), self.retention[-1]
         return n * {"h": 3600, "d": 86400, "w": 604800}[unit] * 1000
+
+
+class _DatabaseSection(Protocol):
+    @property
+    def database_url(self) -> SecretStr: ...
+
+
+class SqlSettings(Protocol):
+    """What the shared SQL database needs of the assembled config: its URL (key `alerts.database_url`,
+    where it has always been) and the state directory that holds the default SQLite file."""
+
+    @property
+    def alerts(self) -> _DatabaseSection: ...
+
+    @property
+    def state_path(self) -> Path: ...

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from alerts.lifecycle import AlertView
-from alerts.registry import ContactInfo, in_daily_range
 from alerts.store import AlertStore, DeliveryRecord
 from alerts.types import Rule, Severity
+from registry.model import ContactInfo, in_daily_range
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import OperationalError
 
 from alerts.clock import Clock, SystemClock
-from alerts.db import Database
 from alerts.lifecycle import AlertNotFound
 from alerts.notify import Notification, quiet_now
 from alerts.notify.channels import ChannelSender, SendResult, apply_relays, scheme_of
@@ -52,10 +51,12 @@ from alerts.notify.records import (
     record_attempts,
 )
 from alerts.notify.templates import digest_item, render_digest, render_message
-from alerts.registry import ContactInfo, RegistrySnapshot, load_snapshot
 from alerts.settings import AlertsSettings
 from alerts.store import AlertStore, DeliveryRecord
-from alerts.types import Role, Severity
+from alerts.types import Severity
+from registry.model import ContactInfo, RegistrySnapshot, load_snapshot
+from registry.types import Role
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 LINK_EVENTS = ("opened", "escalated", "upgraded")

@@ -21,12 +21,12 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
-from alerts.db import Database
 from alerts.lifecycle import AlertChange, AlertNotFound, LifecycleError
 from alerts.notify.tables import AckUse
-from alerts.registry import RegistrySnapshot
 from alerts.store import AlertStore
 from ground.errors import ShouwangError
+from registry.model import RegistrySnapshot
+from storage.sql import Database
 
 log = logging.getLogger(__name__)
 ACK_CHANNEL = "ack_link"

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alerts.db import Database
 from alerts.notify.tables import DeliveryAttempt
 from alerts.store import DeliveryRecord
 from alerts.tables import Alert, AlertEvent, Delivery
+from storage.sql import Database
 
 #: delivery statuses
 QUEUED, SENT, PARTIAL, FAILED = "queued", "sent", "partial", "failed"

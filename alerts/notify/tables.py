@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alerts.tables import Base
+from storage.sql import Base
 
 
 class DeliveryAttempt(Base):

@@ -15,8 +15,9 @@ import jinja2
 
 from alerts.lifecycle import AlertView
 from alerts.notify import EVENT_WORDS, RULE_TITLES, SEVERITY_WORDS
-from alerts.registry import ContactInfo
-from alerts.types import AlertState, Role, Rule
+from alerts.types import AlertState, Rule
+from registry.model import ContactInfo
+from registry.types import Role
 
 LANGUAGES = ("zh", "en")
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),

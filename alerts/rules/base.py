@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts.registry import RegistrySnapshot
 from alerts.settings import AlertsConfig
 from alerts.types import Action
 from ground.errors import ConfigError
+from registry.model import RegistrySnapshot
 from wire.models import Message, StateMessage
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from alerts.registry import in_daily_range
 from alerts.rules.base import BaseRule, RuleContext
-from alerts.types import Action, Clear, Level, Raise, Rule, Severity
+from alerts.types import Action, Clear, Raise, Rule, Severity
+from registry.model import in_daily_range
+from registry.types import Level
 from wire.models import Channel, Kind, Message
 
 log = logging.getLogger(__name__)

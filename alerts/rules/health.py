@@ -11,9 +11,10 @@ from collections import Counter
 
 import numpy as np
 
-from alerts.registry import RegistrySnapshot
 from alerts.rules.base import BaseRule, RuleContext
-from alerts.types import Action, Clear, Level, Raise, Rule, Severity
+from alerts.types import Action, Clear, Raise, Rule, Severity
+from registry.model import RegistrySnapshot
+from registry.types import Level
 from wire.models import Message, StateMessage
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alerts.registry import StationInfo
 from alerts.rules.base import BaseRule, RuleContext
 from alerts.types import Action, Clear, Raise, Rule, Severity
+from registry.model import StationInfo
 from wire.models import Channel, Kind, Message
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alerts.registry import RegistrySnapshot
 from alerts.rules.base import BaseRule, RuleContext
 from alerts.rules.routine import SLOT_MIN, SLOTS, Routine
 from alerts.types import Action, Clear, Raise, Rule, Severity
+from registry.model import RegistrySnapshot
 from wire.models import Channel, Kind, Message
 
 log = logging.getLogger(__name__)

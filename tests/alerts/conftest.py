@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.db import Database
 from shouwang.procs import free_port
+from storage.sql import Database
 
 SAMPLE_CSV = """record,code,parent,name,flags,sleep,window_h,away_until,gateway,kind,interval_s,step_l,warning_m,guaranteed_m,rise_m_per_h,schedule,types,role,channels,language,quiet_hours
 street,st-01,,Qianjin Street,,,,,,,,,,,,,,,,,

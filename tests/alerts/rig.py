@@ -7,12 +7,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.clock import ManualClock
-from alerts.csvio import import_rows
-from alerts.db import Database
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange, AlertView
 from alerts.types import Rule
+from registry.csvio import import_rows
 from shouwang.config import AlertsConfig
+from storage.sql import Database
 from tests.alerts.conftest import SAMPLE_CSV
 from wire.models import Channel, Kind, Message, StateMessage
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alerts.db import Database
 from alerts.store import AlertStore
 from alerts.types import Raise, Rule, Severity
 from shouwang.config import load_config
+from storage.sql import Database
 from tests.alerts.conftest import SAMPLE_CSV
 from tests.conftest import now_ms, write_config
 

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 from alerts.clock import ReplayClock, SystemClock
-from alerts.csvio import import_rows
-from alerts.db import Database
 from alerts.service import AlertsService
 from alerts.store import AlertStore
 from alerts.types import Rule
+from registry.csvio import import_rows
 from shouwang.config import load_config
+from storage.sql import Database
 from tests.alerts.test_service import registry_csv
 from tests.conftest import Services, write_config
 from tests.helpers import wait_for

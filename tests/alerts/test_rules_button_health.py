@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from alerts.db import Database
 from alerts.types import AlertState, Outcome, Rule, Severity
+from storage.sql import Database
 from tests.alerts.rig import Rig
 from wire.models import Channel
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.db import Database
 from alerts.rules.river import theil_sen
 from alerts.types import AlertState, Rule, Severity
+from storage.sql import Database
 from tests.alerts.rig import Rig, local_ms
 
 STEP = 300  # the gauge reports every 5 min

@@ -6,8 +6,8 @@ import datetime as dt
 
 import numpy as np
 
-from alerts.db import Database
 from alerts.types import AlertState, Rule, Severity
+from storage.sql import Database
 from tests.alerts.conftest import SAMPLE_CSV
 from tests.alerts.rig import MONDAY_8AM, Rig, local_ms
 
@@ -134,7 +134,7 @@ def test_learned_routine_catches_sooner_without_false_alarms(sqlite_db: Database
 
 
 def test_away_switched_off_on_return_restarts_the_clock(sqlite_db: Database) -> None:
-    from alerts.registry import set_away
+    from registry.model import set_away
 
     rig = Rig(sqlite_db)
     Meter(rig).use()  # Monday 08:00, then the resident leaves

@@ -10,16 +10,16 @@ import sys
 from pathlib import Path
 
 from alerts.clock import ManualClock
-from alerts.csvio import import_rows
-from alerts.db import Database
 from alerts.engine import Engine
 from alerts.rebuild import rebuild
 from alerts.store import AlertStore
 from alerts.types import AlertState, Outcome, Rule
 from broker_config import Account
 from ingest.lineproto import message_line
+from registry.csvio import import_rows
 from shouwang.config import AlertsConfig, load_config
 from storage.influx import InfluxClient
+from storage.sql import Database
 from tests.alerts.conftest import SAMPLE_CSV
 from tests.conftest import Services, now_ms, write_config
 from tests.helpers import wait_for

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from alerts.db import Database, current_revision, migrate
 from alerts.lifecycle import AlertNotFound, LifecycleError
 from alerts.store import AlertStore, DeliveryRecord
 from alerts.types import AlertState, Outcome, Raise, Rule, Severity
+from storage.sql import Database, current_revision, migrate
 
 T0 = 1_800_000_000_000
 
@@ -21,7 +21,7 @@ def press(subject: str = "hh-0001", episode: str = "p1", sev: Severity = Severit
 def test_migrations_are_at_head_and_idempotent(db: Database) -> None:
     from alembic.script import ScriptDirectory
 
-    from alerts.db import MIGRATIONS
+    from storage.sql import MIGRATIONS
 
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert current_revision(db.engine) == head

@@ -14,16 +14,16 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from alerts.csvio import import_rows
-from alerts.db import Database
-from alerts.registry import load_snapshot
 from alerts.store import AlertStore
 from alerts.types import Raise, Rule, Severity
 from broker_config import Account
 from console.app import create_app
 from console.auth import create_user, hash_password
 from console.scope import UserRole
+from registry.csvio import import_rows
+from registry.model import load_snapshot
 from shouwang.config import Config
+from storage.sql import Database
 from tests.alerts.conftest import postgres  # noqa: F401  (the session PostgreSQL cluster)
 from tests.alerts.rig import MONDAY_8AM
 from tests.notify.fixtures import make_config, registry_csv

@@ -69,12 +69,12 @@ def test_expired_forged_and_foreign_links_are_refused(site: Site) -> None:
     assert re.search(r"Room 30[12]", site.client.get(f"/ack/{good}").text)
 
 
-#: registry contact codes may hold '.', '_' and '-' anywhere after the first character (alerts/csvio.py CODE_RE)
+#: registry contact codes may hold '.', '_' and '-' anywhere after the first character (registry/csvio.py CODE_RE)
 ODD_CODES = ["c.fam.1", "Chen.Jie_1-a", "a.", "9..z", "A-._", "x" + ".y" * 31 + "z"]
 
 
 def test_links_work_for_every_valid_contact_code(site: Site) -> None:
-    from alerts.csvio import import_rows
+    from registry.csvio import import_rows
     from tests.notify.fixtures import HEADER
 
     rows = [f"contact,{code},hh-0001,Odd {i},,,,,,,,,,,,,,family,ntfy://127.0.0.1:9/odd{i},zh,"

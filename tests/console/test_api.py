@@ -7,11 +7,11 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from alerts.registry import load_snapshot
 from alerts.types import AlertState
 from console.auth import AccountError, create_user
 from console.scope import UserRole
 from console.tables import AuditLog
+from registry.model import load_snapshot
 from tests.console.conftest import PASSWORD, Site
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from alerts.registry import load_snapshot
 from alerts.tables import AlertEvent
+from registry.model import load_snapshot
 from tests.console.conftest import USERS, Site, add_second_street
 from tests.notify.fixtures import HEADER
 

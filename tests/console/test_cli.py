@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alerts.csvio import import_rows
-from alerts.db import Database
+from registry.csvio import import_rows
 from shouwang.config import load_config
+from storage.sql import Database
 from tests.conftest import write_config
 from tests.notify.fixtures import registry_csv
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from alerts.db import Database
 from console.tables import AuditLog
-from shouwang.config import Config, load_config
 from ground.errors import ConfigError
+from shouwang.config import Config, load_config
 from shouwang.procs import ChildProcess, free_port, port_open
+from storage.sql import Database
 from tests.conftest import write_config
 from tests.console.conftest import PASSWORD, seed
 

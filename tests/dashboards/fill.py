@@ -21,12 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alerts.clock import ManualClock
-from alerts.csvio import import_rows
-from alerts.db import Database
 from alerts.engine import Engine
 from alerts.lifecycle import LifecycleError
-from alerts.registry import RegistrySnapshot, load_snapshot
-from alerts.scenario_registry import registry_csv
 from alerts.sinks import InfluxAlertSink
 from alerts.types import ACTIVE_STATES, AlertState
 from firmware_sim.faults import FaultInjector, FaultSpec, OutageWindow
@@ -34,8 +30,11 @@ from firmware_sim.generate import Simulation, birth_message
 from firmware_sim.scenario import load_scenario
 from firmware_sim.stream import Control, Item, Outgoing, fast_payload
 from ingest.lineproto import dead_letter_line, message_line, state_line
+from registry.model import RegistrySnapshot, load_snapshot
+from registry.scenario import import_community
 from shouwang.config import AlertsConfig
 from storage.influx import InfluxClient
+from storage.sql import Database
 from wire import ContractError
 from wire.models import Channel, Kind, StateMessage, decode
 from wire.topics import device_topic
@@ -109,7 +108,7 @@ def fill(influx: InfluxClient, workdir: Path, now_ms: int) -> Filled:
 
     influx.ensure_database()
     with Database(f"sqlite:///{workdir / 'alerts.db'}") as db:
-        report = import_rows(db, registry_csv(c))
+        report = import_community(db, c)
         assert not report.errors, report.errors
         clock = ManualClock(start)
         sink = InfluxAlertSink(influx, lambda: True)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.scenario_registry import registry_rows
 from dashboards.build import build_all, load_registry
 from dashboards.context import BuildContext
 from dashboards.influxql import InfluxQLQuery
 from dashboards.validate import DashboardInvalid, check, panels
 from firmware_sim.scenario import load_scenario
+from registry.scenario import registry_rows
 from shouwang.cli import main
 from shouwang.config import load_config
 from tests.dashboards.conftest import DemoData
@@ -24,7 +24,7 @@ from tests.dashboards.conftest import DemoData
 @pytest.fixture(scope="module")
 def demo_set():
     cfg = load_config(env={})
-    return build_all(load_registry(cfg, "demo"), BuildContext.from_config(cfg))
+    return build_all(load_registry(cfg, load_scenario("demo")), BuildContext.from_config(cfg))
 
 
 def test_every_built_dashboard_decodes_into_the_sdk_models(demo_set) -> None:  # noqa: ANN001

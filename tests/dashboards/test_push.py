@@ -12,6 +12,7 @@ from dashboards.build import DashboardSet, build_all, load_registry
 from dashboards.context import BuildContext
 from dashboards.provisioning import datasource
 from dashboards.push import Action, GrafanaError, Pusher
+from firmware_sim.scenario import load_scenario
 from shouwang.cli import main
 from shouwang.config import load_config
 from shouwang.procs import free_port
@@ -27,7 +28,7 @@ def cfg():
 
 @pytest.fixture(scope="module")
 def registry(cfg):  # noqa: ANN001
-    return load_registry(cfg, "demo")
+    return load_registry(cfg, load_scenario("demo"))
 
 
 @pytest.fixture(scope="module")

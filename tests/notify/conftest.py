@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.csvio import import_rows
-from alerts.db import Database
+from registry.csvio import import_rows
+from storage.sql import Database
 from tests.alerts.conftest import postgres  # noqa: F401  (the session PostgreSQL cluster)
 from tests.notify.fixtures import registry_csv
 from tests.notify.receivers import HttpReceiver, SmtpReceiver

@@ -11,15 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from alerts.clock import ManualClock
-from alerts.db import Database
 from alerts.engine import Engine
 from alerts.notify import Notification
 from alerts.notify.dispatch import ChannelNotifier
 from alerts.notify.links import AckLinks
 from alerts.notify.records import delivery_report
-from alerts.registry import load_snapshot
 from alerts.store import AlertStore
-from alerts.types import Raise, Role, Rule, Severity
+from alerts.types import Raise, Rule, Severity
+from registry.model import load_snapshot
+from registry.types import Role
+from storage.sql import Database
 from tests.alerts.rig import MONDAY_8AM, local_ms
 from tests.notify.fixtures import make_config
 from tests.notify.receivers import HttpReceiver, SmtpReceiver

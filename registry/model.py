@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.db import Database
-from alerts.tables import CameraZone, Contact, Device, Household, Meta, Node, RiverStation
-from alerts.types import ROLE_LEVEL, Level, Role
+from registry.tables import CameraZone, Contact, Device, Household, Meta, Node, RiverStation
+from registry.types import ROLE_LEVEL, Level, Role
+from storage.sql import Database
 
 REVISION_KEY = "registry_revision"
 

@@ -1,8 +1,11 @@
-"""Database engine, sessions and migrations of the alert/registry store.
+"""The SQL database every server part shares: engine, sessions, the declarative base, migrations.
 
-SQLite (a file under the state dir) by default, PostgreSQL by URL. The schema is always
-brought to the newest Alembic revision before use, so an upgraded install migrates its
-existing data instead of failing.
+One database holds the registry (registry/tables.py), the alerts and their audit trail
+(alerts/tables.py), deliveries (notify/tables.py) and the console's accounts (console/tables.py);
+each part declares its tables on `Base`. SQLite (a file under the state dir) by default,
+PostgreSQL by URL. The schema is always brought to the newest Alembic revision (migrations/,
+one history for the whole database) before use, so an upgraded install migrates its existing
+data instead of failing.
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from alerts.settings import AlertsSettings
 from ground.errors import ConfigError, ServiceError
+from storage.settings import SqlSettings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def database_url(cfg: AlertsSettings) -> str:
+class Base(DeclarativeBase):
+    """The declarative base of every table in the shared database."""
+
+
+def database_url(cfg: SqlSettings) -> str:
     """The configured URL, or a SQLite file under <state>/alerts/."""
     url = cfg.alerts.database_url.get_secret_value()
     if url:
@@ -93,7 +100,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 class Database:
-    """An engine and session factory over a migrated store."""
+    """An engine and session factory over a migrated database."""
 
     def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
         self.url = url
@@ -103,7 +110,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def from_config(cls, cfg: AlertsSettings) -> Database:
+    def from_config(cls, cfg: SqlSettings) -> Database:
         return cls(database_url(cfg))
 
     def session(self) -> Session:

@@ -24,11 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from alerts.db import Database
-from alerts.registry import bump_revision, format_hhmm_range, parse_hhmm_range
-from alerts.tables import CameraZone, Contact, Device, Household, Node, RiverStation
-from alerts.types import PARENT_LEVELS, ROLE_LEVEL, HouseholdFlag, Level, Role
 from ground.errors import ShouwangError
+from registry.model import bump_revision, format_hhmm_range, parse_hhmm_range
+from registry.tables import CameraZone, Contact, Device, Household, Node, RiverStation
+from registry.types import PARENT_LEVELS, ROLE_LEVEL, HouseholdFlag, Level, Role
+from storage.sql import Database
 from wire.ids import is_valid_id
 
 log = logging.getLogger(__name__)

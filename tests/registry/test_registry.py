@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts.csvio import COLUMNS, RegistryFileError, export_text, import_file, import_rows
-from alerts.db import Database
-from alerts.registry import load_snapshot
-from alerts.types import Level, Role
+from registry.csvio import COLUMNS, RegistryFileError, export_text, import_file, import_rows
+from registry.model import load_snapshot
+from registry.types import Level, Role
+from storage.sql import Database
 from tests.alerts.conftest import SAMPLE_CSV
 
 HEADER = ",".join(COLUMNS)

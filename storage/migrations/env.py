@@ -1,11 +1,15 @@
-"""Alembic environment: runs on the engine handed over by alerts.db.migrate (or alembic.ini's URL)."""
+"""Alembic environment: runs on the engine handed over by storage.sql.migrate (or alembic.ini's URL).
+
+The versions are explicit operations, one history for the whole shared database; the parts' tables
+(registry, alerts, notify, console) register on `Base` when their modules are imported.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from alerts.tables import Base
+from storage.sql import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,5 +1,9 @@
-"""A simulator scenario's community as a registry CSV (what staff would have entered for that place).
+"""A simulator scenario's community as registry rows (what staff would have entered for that place): the one
+bridge from a scenario to a registry, used by `shouwang registry import-scenario`, `shouwang up` (an empty
+registry is seeded from the scenario it simulates), `shouwang evaluate` and `shouwang dashboards --scenario`.
 
+The community comes from the simulator (firmware_sim.scenario.load_scenario); this module only reads its
+attributes, so the registry does not import the simulator (the caller, a level above both, loads it).
 Thresholds the scenario does not state are set as a site would: camera zones watched at
 night (22:00-06:00), a rate-of-rise threshold of 0.2 m/h, one grid worker per grid and a
 duty officer for the community and the street, family contacts from the scenario's
@@ -10,12 +14,40 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
-from alerts.csvio import COLUMNS
+from sqlalchemy import func, select
+
+from ground.errors import ConfigError
+from registry.csvio import COLUMNS, ImportReport, import_rows
+from registry.model import RegistrySnapshot, load_snapshot
+from registry.tables import Node
+from storage.sql import Database
 
 NIGHT_WATCH = "22:00-06:00"
 RISE_M_PER_H = 0.2
+
+
+class Community(Protocol):
+    """What the bridge reads of a simulator community (firmware_sim.scenario.Community)."""
+
+    @property
+    def meta(self) -> Any: ...  # name, timezone
+    @property
+    def community(self) -> Any: ...  # id, name, street
+    @property
+    def grids(self) -> Sequence[Any]: ...
+    @property
+    def buildings(self) -> Sequence[Any]: ...
+    @property
+    def households(self) -> Sequence[Any]: ...
+    @property
+    def gauges(self) -> Sequence[Any]: ...
+    @property
+    def cameras(self) -> Sequence[Any]: ...
 
 
 def _hhmm(ms: int) -> str:
@@ -23,8 +55,8 @@ def _hhmm(ms: int) -> str:
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
-def registry_rows(c: Any) -> list[dict[str, str]]:
-    """Rows for alerts.csvio from a firmware_sim Community."""
+def registry_rows(c: Community) -> list[dict[str, str]]:
+    """Rows for registry.csvio from a simulator community."""
     rows: list[dict[str, str]] = []
 
     def add(**kw: Any) -> None:
@@ -78,10 +110,42 @@ def registry_rows(c: Any) -> list[dict[str, str]]:
     return rows
 
 
-def registry_csv(c: Any) -> str:
+def registry_csv(c: Community) -> str:
     """The same rows as CSV text."""
     buf = io.StringIO(newline="")
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
     w.writerows(registry_rows(c))
     return buf.getvalue()
+
+
+def source_name(c: Community) -> str:
+    """How an import of the community names its source in reports and logs."""
+    return f"scenario {c.meta.name}"
+
+
+def import_community(db: Database, c: Community) -> ImportReport:
+    """Import the community's places, devices and contacts (rows already there are updated, by code)."""
+    return import_rows(db, registry_csv(c), source_name(c))
+
+
+def require_clean(report: ImportReport, c: Community) -> None:
+    """ConfigError naming the first rejected rows, if any row of the community was rejected."""
+    if report.errors:
+        raise ConfigError(f"{source_name(c)}: registry rows rejected: " + "; ".join(map(str, report.errors[:3])))
+
+
+def seed_if_empty(db: Database, c: Community) -> ImportReport | None:
+    """Import the community if the registry has no place yet; None if it had one."""
+    with db.session() as s:
+        if s.scalar(select(func.count()).select_from(Node)):
+            return None
+    return import_community(db, c)
+
+
+def community_snapshot(c: Community) -> RegistrySnapshot:
+    """The registry a site would have for the community (built in a temporary database)."""
+    with tempfile.TemporaryDirectory(prefix="sw-registry-") as tmp, \
+            Database(f"sqlite:///{Path(tmp) / 'registry.db'}") as db:
+        require_clean(import_community(db, c), c)
+        return load_snapshot(db)
