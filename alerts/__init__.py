@@ -6,7 +6,8 @@
     lifecycle.py, escalation.py  one active alert per (rule, subject), transitions, ladders
     manager.py, sinks.py      applies rule actions, notifies, escalates; InfluxDB `alert` points and
                               sw/alerts/... events
-    notify/                   the notifier seam, channels, templates, acknowledgement links
+    notifier.py               the notifier seam (Notification, Notifier); its implementations, the
+                              channels, texts and acknowledgement links are in notify/
     rules/                    button, health, river, water (inactivity, flow), camera
     engine.py, service.py     rules + lifecycle driven by an injected clock; MQTT service
     rebuild.py                state restored from InfluxDB and the store on start

@@ -88,7 +88,7 @@ def alerts_show(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 def alerts_transition(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     """acknowledge | dispatch | resolve | close an alert as a person, from the command line."""
     from alerts.manager import AlertManager
-    from alerts.notify import MemoryNotifier
+    from alerts.notifier import MemoryNotifier
     from alerts.sinks import InfluxAlertSink
     from alerts.store import AlertStore
     from registry.model import load_snapshot

@@ -1,7 +1,9 @@
 """The rules engine: decoded messages and clock ticks in, alert changes out.
 
 Transport-free (the MQTT service and the evaluation runner both drive it) and single-
-threaded: the caller serialises handle() and tick(). Time comes only from the injected clock.
+threaded: the caller serialises handle() and tick(). Time comes only from the injected clock,
+notifications go to the injected notifier (notify/: ChannelNotifier in the service,
+StoreNotifier in the evaluation and tests).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from alerts.clock import Clock
 from alerts.lifecycle import AlertChange
 from alerts.manager import AlertManager, Sink
-from alerts.notify import Notifier, StoreNotifier
+from alerts.notifier import Notifier
 from alerts.rules.base import BaseRule, RuleContext, RuleSet
 from alerts.rules.button import CallButtonRule
 from alerts.rules.camera import CameraRule
@@ -31,7 +33,7 @@ REGISTRY_CHECK_MS = 30_000
 class Engine:
     """Rules + lifecycle over one store, driven by an injected clock."""
 
-    def __init__(self, cfg: AlertsConfig, db: Database, clock: Clock, *, notifier: Notifier | None = None,
+    def __init__(self, cfg: AlertsConfig, db: Database, clock: Clock, *, notifier: Notifier,
                  sinks: list[Sink] | None = None) -> None:
         self.cfg = cfg
         self.db = db
@@ -46,7 +48,7 @@ class Engine:
         self.water = WaterRule(self.ctx, start)
         self.camera = CameraRule(self.ctx)
         self.rules = RuleSet([self.button, self.health, self.river, self.water, self.camera])
-        self.notifier = notifier if notifier is not None else StoreNotifier(self.store, self.ctx.minute_of_day)
+        self.notifier = notifier
         self.manager = AlertManager(self.store, self.registry, self.notifier, cfg, sinks or [])
         self._next_registry_check = start + REGISTRY_CHECK_MS
         log.info("engine ready: registry revision %d, %d devices, %d monitored households",

@@ -2,7 +2,7 @@
 against the simulator's ground-truth labels.
 
 The scenario's community becomes a registry (registry/scenario.py); its traffic is
-fed to a real engine (SQLite store in a temporary directory, the real notifier) with a
+fed to a real engine (SQLite store in a temporary directory, the recording notifier: notify/recorder.py) with a
 manual clock set to each message's time and ticked every `tick_s` simulated seconds.
 Gateway outages become last-will/online presence messages at their start and end.
 Away trips are put into away mode when they begin (the family sets it, as the labels say).
@@ -30,6 +30,7 @@ from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.types import Rule
+from notify.recorder import StoreNotifier
 from registry.model import set_away
 from registry.scenario import import_community, require_clean
 from storage.sql import Database
@@ -190,7 +191,7 @@ class Evaluation:
         with Database(f"sqlite:///{workdir / 'evaluate.db'}") as db:
             require_clean(import_community(db, self.community), self.community)
             clock = ManualClock(self.start_ms)
-            engine = Engine(self.cfg, db, clock)
+            engine = Engine(self.cfg, db, clock, notifier=StoreNotifier(db, self.cfg.timezone))
             self.monitored_meters = {d for d, m in engine.water.meters.items() if m.household >= 0}
             messages = self._run(engine, clock, db)
             monitored = len(engine.water.codes)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from alerts import escalation
 from alerts.lifecycle import AlertChange, AlertView
-from alerts.notify import Notification, Notifier
+from alerts.notifier import Notification, Notifier
 from alerts.settings import AlertsConfig
 from alerts.store import AlertStore
 from alerts.types import Action, Cancel, Clear, Raise

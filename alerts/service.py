@@ -90,7 +90,7 @@ class AlertsService:
             sinks.append(self.influx_sink)
         if self.acfg.publish_mqtt:
             sinks.append(MqttAlertSink(self._publish))
-        from alerts.notify.dispatch import ChannelNotifier  # push delivery through Apprise (docs/console.md)
+        from notify.dispatch import ChannelNotifier  # push delivery through Apprise (docs/console.md)
 
         self.notifier = ChannelNotifier(self.db, cfg, self.clock)
         self.engine = Engine(self.acfg, self.db, self.clock, notifier=self.notifier, sinks=sinks)

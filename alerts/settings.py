@@ -1,16 +1,16 @@
-"""The alerts engine's sections of the config: `[alerts]` (rules, lifecycle, escalation) and `[notify]`
-(push delivery of its notifications)."""
+"""The alerts engine's section of the config (`[alerts]`: rules, lifecycle, escalation), and what the engine's
+service needs of the assembled config (its notifications' sections are notify.settings')."""
 
 from __future__ import annotations
 
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from broker_config.settings import SERVICE_CLIENT_ID, BrokerSettings
 from ground.section import Section
 from ingest.settings import IngestConfig
+from notify.settings import LinkSettings, NotifyConfig
 from storage.settings import InfluxConfig
 
 
@@ -82,45 +82,6 @@ class AlertsConfig(Section):
             "maintenance": _ladder((0, ["grid_worker"]), (24 * 60, ["community_duty"])),
         },
         description="per severity: steps of (after_min, roles); stops once acknowledged")
-
-
-class NotifyConfig(Section):
-    """Push delivery of notifications through Apprise (alerts/notify/, docs/console.md)."""
-
-    enabled: bool | None = Field(None, description="deliver through each contact's Apprise URLs; false = only "
-                                                   "record what would be sent; unset = deliver in prod mode, record "
-                                                   "only in dev mode (a laptop never pushes to real bots)")
-    max_attempts: int = Field(5, ge=1, le=50, description="tries per channel before a delivery counts as failed")
-    retry_base_s: float = Field(2.0, gt=0, description="first retry after this; doubles each time ...")
-    retry_max_s: float = Field(300.0, gt=0, description="... up to this")
-    timeout_s: float = Field(10.0, gt=0, le=120, description="network timeout of one channel attempt")
-    workers: int = Field(4, ge=1, le=64, description="channel sends in parallel (a slow bot never delays others)")
-    ack_link_ttl_h: float = Field(24.0, gt=0, le=24 * 14, description="acknowledgement links expire after this")
-    digest_max_items: int = Field(30, ge=1, description="at most this many alerts listed in one digest")
-    relay: dict[Literal["wecombot", "dingtalk", "feishu"], str] = Field(
-        default_factory=dict, description="bot API URL template per scheme for an outbound relay, e.g. "
-                                          "http://relay.local/cgi-bin/webhook/send?key={key} for wecombot "
-                                          "({token} for dingtalk/feishu)")
-
-    @field_validator("relay")
-    @classmethod
-    def _relay(cls, v: dict[str, str]) -> dict[str, str]:
-        for scheme, url in v.items():
-            if urlsplit(url).scheme not in ("http", "https"):
-                raise ValueError(f"{scheme}: must start with http:// or https://")
-            if ("{key}" if scheme == "wecombot" else "{token}") not in url:
-                raise ValueError(f"{scheme}: must contain {'{key}' if scheme == 'wecombot' else '{token}'}")
-        return v
-
-
-class LinkSettings(Protocol):
-    """Where people reach the console, and the key that signs their acknowledgement links (the `[api]` section)."""
-
-    public_url: str
-    secret_key: SecretStr
-
-    @property
-    def base_url(self) -> str: ...
 
 
 class AlertsSettings(BrokerSettings, Protocol):

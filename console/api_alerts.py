@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import func, select
 
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError
-from alerts.notify.records import delivery_report
 from alerts.store import _view
 from alerts.tables import Alert
 from alerts.types import ACTIVE_STATES, AlertState, Outcome, Rule, Severity
@@ -32,6 +31,7 @@ from console.schemas import (
     TimelineEntry,
 )
 from console.scope import ACTIONS, Action, UserRole
+from notify.records import delivery_report
 from registry.types import Level, Role
 
 router = APIRouter(prefix="/api", tags=["alerts"])

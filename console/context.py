@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from alerts.clock import Clock, SystemClock
 from alerts.lifecycle import AlertChange
-from alerts.notify.links import AckLinks
 from alerts.sinks import change_payload
 from alerts.store import AlertStore
 from console.auth import LoginLimiter, User
@@ -19,6 +18,7 @@ from console.scope import Scope, children_of
 from console.settings import ConsoleSettings
 from console.stream import Hub
 from console.tables import AuditLog
+from notify.links import AckLinks
 from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.influx import InfluxClient
 from storage.sql import Database

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.notify import RULE_TITLES, SEVERITY_WORDS
-from alerts.notify.templates import ROLE_WORDS, STATE_WORDS
+from notify.texts import ROLE_WORDS, RULE_TITLES, SEVERITY_WORDS, STATE_WORDS
 
 LANGS = ("zh", "en")
 

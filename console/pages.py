@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from alerts.lifecycle import AlertNotFound
-from alerts.notify.links import AckLinkError, AckResult, redeem
 from console.api_auth import login_user, set_cookie
 from console.auth import session_user
 from console.context import AppContext
 from console.deps import COOKIE, Caller, client_address, get_ctx
 from console.i18n import LANGS, js_strings, t
 from console.scope import UserRole
+from notify.links import AckLinkError, AckResult, redeem
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))

@@ -113,6 +113,10 @@ class ContactInfo:
     language: str
     quiet: tuple[int, int] | None
 
+    def quiet_at(self, minute_of_day: int) -> bool:
+        """Whether a minute of the day lies in the contact's quiet hours (a contact without any: never)."""
+        return self.quiet is not None and in_daily_range(minute_of_day, self.quiet)
+
 
 @dataclass(frozen=True, slots=True)
 class RegistrySnapshot:

@@ -1,7 +1,7 @@
 """Typed configuration: one TOML file plus SHOUWANG_... environment overrides.
 
 Each part declares its own section (broker_config.settings, storage.settings, ingest.settings,
-alerts.settings, alerts.notify.settings, firmware_sim.settings, dashboards.settings,
+alerts.settings, notify.settings, firmware_sim.settings, dashboards.settings,
 console.settings); this module, at the top, assembles them into one Config and loads it.
 
 Environment overrides name the TOML path with double underscores:
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from alerts.settings import AlertsConfig, EscalationStep, NotifyConfig
+from alerts.settings import AlertsConfig, EscalationStep
 from broker_config.settings import SERVICE_CLIENT_ID, BrokerConfig
 from console.settings import ApiConfig
 from dashboards.settings import DashboardsConfig
@@ -28,6 +28,7 @@ from ground.errors import ConfigError
 from ground.section import Section
 from ground.toml import read_toml
 from ingest.settings import IngestConfig
+from notify.settings import NotifyConfig
 from storage.settings import InfluxConfig
 
 __all__ = ["DEV_SECRETS", "SERVICE_CLIENT_ID", "AlertsConfig", "ApiConfig", "BrokerConfig", "Config",

@@ -10,6 +10,7 @@ from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange, AlertView
 from alerts.types import Rule
+from notify.recorder import StoreNotifier
 from registry.csvio import import_rows
 from shouwang.config import AlertsConfig
 from storage.sql import Database
@@ -34,7 +35,7 @@ class Rig:
         self.db = db
         self.clock = ManualClock(start)
         self.cfg = AlertsConfig(**cfg)
-        self.engine = Engine(self.cfg, db, self.clock)
+        self.engine = Engine(self.cfg, db, self.clock, notifier=StoreNotifier(db, self.cfg.timezone))
         self.store = self.engine.store
         self.seq = 0
         self.changes: list[AlertChange] = []

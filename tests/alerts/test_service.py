@@ -16,6 +16,7 @@ from alerts.store import AlertStore
 from alerts.types import AlertState, Outcome, Rule
 from broker_config import Account
 from ingest.lineproto import message_line
+from notify.recorder import StoreNotifier
 from registry.csvio import import_rows
 from shouwang.config import AlertsConfig, load_config
 from storage.influx import InfluxClient
@@ -120,7 +121,7 @@ def test_restart_mid_inactivity_neither_forgets_nor_repeats(services: Services, 
     try:
         # engine A starts 3 h into the inactivity: it knows the last use was at t0, not "now"
         clock = ManualClock(t0 + 3 * 3600_000)
-        a = Engine(cfg, db, clock)
+        a = Engine(cfg, db, clock, notifier=StoreNotifier(db, cfg.timezone))
         rep = rebuild(a, influx)
         # the use showed at t0 and is dated at the reading before it, as the live rule does
         t_use = t0 - 300_000
@@ -132,7 +133,7 @@ def test_restart_mid_inactivity_neither_forgets_nor_repeats(services: Services, 
         assert t_use + 7 * 3600_000 < alert.opened_at <= t_use + 7 * 3600_000 + 60_000
         # engine B restarts an hour later: no second alert for the same inactivity
         clock_b = ManualClock(t0 + 8 * 3600_000)
-        b = Engine(cfg, db, clock_b)
+        b = Engine(cfg, db, clock_b, notifier=StoreNotifier(db, cfg.timezone))
         rebuild(b, influx)
         for _ in range(30):
             clock_b.advance(60)
@@ -142,7 +143,7 @@ def test_restart_mid_inactivity_neither_forgets_nor_repeats(services: Services, 
         # handled by staff, then a restart: still not raised again
         AlertStore(db).resolve(alert.id, "c-gw1", "cli", clock_b.now_ms(), "visited: resident was out")
         clock_c = ManualClock(clock_b.now_ms() + 60_000)
-        c = Engine(cfg, db, clock_c)
+        c = Engine(cfg, db, clock_c, notifier=StoreNotifier(db, cfg.timezone))
         rebuild(c, influx)
         for _ in range(10):
             clock_c.advance(60)
@@ -164,7 +165,7 @@ def test_restart_during_a_flood_keeps_the_stage(services: Services, tmp_path: Pa
     import_rows(db, registry_csv(uid))
     try:
         clock = ManualClock(t0)
-        a = Engine(AlertsConfig(), db, clock)
+        a = Engine(AlertsConfig(), db, clock, notifier=StoreNotifier(db, AlertsConfig().timezone))
         for m in msgs:
             clock.set(m.ts)
             a.handle(m)
@@ -172,7 +173,7 @@ def test_restart_during_a_flood_keeps_the_stage(services: Services, tmp_path: Pa
         level_alerts = [x for x in AlertStore(db).all() if x.rule is Rule.RIVER_LEVEL]
         assert len(level_alerts) == 1
         clock_b = ManualClock(msgs[-1].ts + 60_000)
-        b = Engine(AlertsConfig(), db, clock_b)
+        b = Engine(AlertsConfig(), db, clock_b, notifier=StoreNotifier(db, AlertsConfig().timezone))
         rep = rebuild(b, influx)
         assert rep.gauge_samples >= 20 and b.river.state["rs-01"].stage == 1
         nxt = Message("gw-b", gauge, Channel.READING, Kind.RIVER_GAUGE, clock_b.now_ms() + 240_000, 99,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from alerts.notify.links import AckLinks
+from notify.links import AckLinks
 from tests.console.conftest import Site
 
 

@@ -30,6 +30,7 @@ from firmware_sim.generate import Simulation, birth_message
 from firmware_sim.scenario import load_scenario
 from firmware_sim.stream import Control, Item, Outgoing, fast_payload
 from ingest.lineproto import dead_letter_line, message_line, state_line
+from notify.recorder import StoreNotifier
 from registry.model import RegistrySnapshot, load_snapshot
 from registry.scenario import import_community
 from shouwang.config import AlertsConfig
@@ -113,7 +114,7 @@ def fill(influx: InfluxClient, workdir: Path, now_ms: int) -> Filled:
         clock = ManualClock(start)
         sink = InfluxAlertSink(influx, lambda: True)
         acfg = AlertsConfig(timezone=c.meta.timezone)
-        engine = Engine(acfg, db, clock, sinks=[sink])
+        engine = Engine(acfg, db, clock, notifier=StoreNotifier(db, acfg.timezone), sinks=[sink])
         lines: list[str] = []
         dead = 0
         next_tick = start + TICK

@@ -12,12 +12,12 @@ import pytest
 
 from alerts.clock import ManualClock
 from alerts.engine import Engine
-from alerts.notify import Notification
-from alerts.notify.dispatch import ChannelNotifier
-from alerts.notify.links import AckLinks
-from alerts.notify.records import delivery_report
+from alerts.notifier import Notification
 from alerts.store import AlertStore
 from alerts.types import Raise, Rule, Severity
+from notify.dispatch import ChannelNotifier
+from notify.links import AckLinks
+from notify.records import delivery_report
 from registry.model import load_snapshot
 from registry.types import Role
 from storage.sql import Database

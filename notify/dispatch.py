@@ -31,10 +31,13 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.clock import Clock, SystemClock
 from alerts.lifecycle import AlertNotFound
-from alerts.notify import Notification, quiet_now
-from alerts.notify.channels import ChannelSender, SendResult, apply_relays, scheme_of
-from alerts.notify.links import AckLinks
-from alerts.notify.records import (
+from alerts.notifier import Notification
+from alerts.settings import AlertsSettings
+from alerts.store import AlertStore, DeliveryRecord
+from alerts.types import Severity
+from notify.channels import ChannelSender, SendResult, apply_relays, scheme_of
+from notify.links import AckLinks
+from notify.records import (
     DIGESTED,
     FAILED,
     HELD,
@@ -50,10 +53,7 @@ from alerts.notify.records import (
     pending,
     record_attempts,
 )
-from alerts.notify.templates import digest_item, render_digest, render_message
-from alerts.settings import AlertsSettings
-from alerts.store import AlertStore, DeliveryRecord
-from alerts.types import Severity
+from notify.texts import digest_item, render_digest, render_message
 from registry.model import ContactInfo, RegistrySnapshot, load_snapshot
 from registry.types import Role
 from storage.sql import Database
@@ -158,7 +158,7 @@ class ChannelNotifier:
                 status = NO_CHANNEL
             elif not self.deliver:
                 status = RECORDED
-            elif not critical and quiet_now(c, minute):
+            elif not critical and c.quiet_at(minute):
                 status = HELD
             else:
                 status = QUEUED
@@ -299,7 +299,7 @@ class ChannelNotifier:
                                 [Attempt(now, 0, "", False, "contact no longer in the registry or has no channel", 0,
                                          True)], FAILED)
                 continue
-            if quiet_now(c, minute):
+            if c.quiet_at(minute):
                 continue
             lines = []
             for alert_id in sorted({d.alert_id for d in items}):

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alerts.notify.tables import DeliveryAttempt
 from alerts.store import DeliveryRecord
 from alerts.tables import Alert, AlertEvent, Delivery
+from notify.tables import DeliveryAttempt
 from storage.sql import Database
 
 #: delivery statuses

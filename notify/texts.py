@@ -1,7 +1,8 @@
-"""Message and digest texts in Chinese and English: who, what, since when, what to do, and a link.
+"""What people read about alerts, in Chinese and English: the words for rules, severities, events, states and
+roles (the console shows them too), and the notification texts: who, what, since when, what to do, a link.
 
-The texts are Jinja2 templates beside this file (message.zh.txt, message.en.txt, digest.*.txt)
-so a site can read and adjust the wording in one place.
+The texts are Jinja2 templates in templates/ (message.zh.txt, message.en.txt, digest.*.txt), so a
+site can read and adjust the wording in one place.
 """
 
 from __future__ import annotations
@@ -14,14 +15,31 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from alerts.lifecycle import AlertView
-from alerts.notify import EVENT_WORDS, RULE_TITLES, SEVERITY_WORDS
-from alerts.types import AlertState, Rule
+from alerts.types import AlertState, Rule, Severity
 from registry.model import ContactInfo
 from registry.types import Role
 
 LANGUAGES = ("zh", "en")
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
                           autoescape=False, keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
+
+RULE_TITLES = {
+    Rule.WATER_INACTIVITY: ("用水异常：长时间无用水", "No water use for too long"),
+    Rule.WATER_FLOW: ("用水异常：持续流水", "Water running continuously"),
+    Rule.CALL_BUTTON: ("一键呼叫", "Call button pressed"),
+    Rule.RIVER_LEVEL: ("河道水位超线", "River level above a threshold"),
+    Rule.RIVER_RISE: ("河道水位快速上涨", "River rising fast"),
+    Rule.RIVER_SENSOR: ("水位计故障", "River gauge fault"),
+    Rule.CAMERA_INTRUSION: ("视频告警：入侵", "Camera: intrusion"),
+    Rule.CAMERA_TAMPER: ("摄像头被遮挡/破坏", "Camera tampered"),
+    Rule.GATEWAY_OFFLINE: ("网关离线", "Gateway offline"),
+    Rule.DEVICE_SILENT: ("设备无上报", "Device silent"),
+    Rule.BATTERY_LOW: ("设备电量低", "Battery low"),
+}
+SEVERITY_WORDS = {Severity.CRITICAL: ("紧急", "CRITICAL"), Severity.MAJOR: ("重要", "MAJOR"),
+                  Severity.WARNING: ("预警", "WARNING"), Severity.MAINTENANCE: ("维护", "MAINTENANCE")}
+EVENT_WORDS = {"opened": ("", ""), "escalated": ("【升级】", "[escalated] "), "upgraded": ("【加重】", "[upgraded] "),
+               "auto_cleared": ("【已解除】", "[cleared] "), "false_alarm": ("【误报已取消】", "[cancelled] ")}
 
 ADVICE = {
     Rule.WATER_INACTIVITY: ("请立即电话联系住户；联系不上请上门查看。", "Phone the resident now; if nobody answers, visit."),

@@ -22,9 +22,9 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 
 from alerts.lifecycle import AlertChange, AlertNotFound, LifecycleError
-from alerts.notify.tables import AckUse
 from alerts.store import AlertStore
 from ground.errors import ShouwangError
+from notify.tables import AckUse
 from registry.model import RegistrySnapshot
 from storage.sql import Database
 

@@ -1,0 +1,48 @@
+"""The notifier seam: who gets told what about an alert.
+
+The engine (alerts/manager.py) builds a Notification (alert, event, recipients from the
+registry, location and household contacts) and hands it to a Notifier. The implementations
+live beside the alerts they deliver, in notify/: StoreNotifier records one delivery per
+recipient in the store, ChannelNotifier also sends them through each contact's Apprise URLs.
+MemoryNotifier here keeps them in a list. A Notification carries facts; the texts people read
+are rendered from them in each contact's language (notify/texts.py).
+Location and contact names are personal data: they live in notifications and the store,
+never in topics, tags or logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from alerts.lifecycle import AlertView
+from registry.model import ContactInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One event of one alert, for a set of recipients."""
+
+    alert: AlertView
+    event: str  # opened, escalated, upgraded, auto_cleared, false_alarm
+    step: int
+    recipients: tuple[ContactInfo, ...]
+    location: str  # full place path (personal data)
+    household_contacts: tuple[ContactInfo, ...]  # family and grid worker of the place, for the responder
+    at: int
+
+
+class Notifier(Protocol):
+    """Something that takes notifications and gets them to people (or records that it would)."""
+
+    def notify(self, n: Notification) -> None: ...
+
+
+class MemoryNotifier:
+    """Keeps notifications in a list (for tests of code that only needs the seam)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def notify(self, n: Notification) -> None:
+        self.sent.append(n)
