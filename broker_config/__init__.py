@@ -1,5 +1,6 @@
 """Mosquitto configuration generated from the Shouwang config: listeners, TLS, passwords, ACLs;
-the service accounts and the one builder of services' MQTT clients."""
+the service accounts, the one builder of services' MQTT clients (client.py) and the one way a service
+consumes the broker (consumer.py: subscribe on every connect; manual acks by connection epoch)."""
 
 from broker_config.accounts import Account, account_password
 from broker_config.client import gateway_endpoint, service_client, service_credentials, service_endpoint

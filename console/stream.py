@@ -1,8 +1,9 @@
 """The live stream of alert changes: a hub that fans out to server-sent-event clients.
 
 Changes reach the hub from the engine through MQTT (sw/alerts/v1/event, followed by
-MqttFollower) and from this API directly; a change published here also comes back over
-MQTT and is recognised by its (id, action, at) key so each client sees it once.
+MqttFollower, a broker_config.consumer.Subscriber: a live view, acknowledged on arrival and
+resubscribed on every reconnect) and from this API directly; a change published here also comes
+back over MQTT and is recognised by its (id, action, at) key so each client sees it once.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
 from alerts.sinks import EVENT_TOPIC
-from broker_config import Account, service_client, service_endpoint
+from broker_config import Account
+from broker_config.consumer import Delivery, Subscriber
 from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -77,28 +77,10 @@ class MqttFollower:
 
     def __init__(self, cfg: ConsoleSettings, hub: Hub) -> None:
         self.hub = hub
-        self.connected = threading.Event()
-        self.stopping = False
-        self.client = service_client(cfg, Account.API, cfg.api.client_id)
-        self.host, self.port, _ = service_endpoint(cfg)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        self.subscriber = Subscriber(cfg, Account.API, cfg.api.client_id, EVENT_TOPIC, on_message=self._on_message)
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
-        if reason_code.is_failure:
-            log.error("broker refused the API's connection: %s", reason_code)
-            return
-        client.subscribe(EVENT_TOPIC, qos=1)
-        self.connected.set()
-        log.info("following %s", EVENT_TOPIC)
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
-        self.connected.clear()
-        if not self.stopping:
-            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
-
-    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+    def _on_message(self, delivery: Delivery) -> None:
+        msg = delivery.message
         try:
             payload = json.loads(msg.payload)
         except (ValueError, UnicodeDecodeError):
@@ -108,14 +90,11 @@ class MqttFollower:
             self.hub.publish(payload)
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        self.client.publish(topic, payload, qos=qos, retain=retain)
+        self.subscriber.publish(topic, payload, qos=qos, retain=retain)
 
     def start(self) -> MqttFollower:
-        self.client.connect_async(self.host, self.port, keepalive=30)
-        self.client.loop_start()
+        self.subscriber.start()
         return self
 
     def stop(self) -> None:
-        self.stopping = True
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.subscriber.stop()

@@ -9,9 +9,10 @@ would not survive a Mosquitto 2.0 restart at all, so there is none.
 
 Threads: paho's network thread validates each message and appends its line to the
 pending batch; the main thread flushes batches (size or time) and acknowledges each
-message only after InfluxDB accepted the batch holding it. While InfluxDB is down
-nothing is acknowledged, so the broker stops sending once `receive_maximum` messages
-are unacknowledged and keeps the rest queued in our persistent session.
+message only after InfluxDB accepted the batch holding it, through the durable consumer
+(broker_config/consumer.py: manual acks of the current connection only). While InfluxDB
+is down nothing is acknowledged, so the broker stops sending once `receive_maximum`
+messages are unacknowledged and keeps the rest queued in our persistent session.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from broker_config import Account, service_client, service_endpoint
+from broker_config import Account
+from broker_config.consumer import Consumer, Delivery
 from ground.errors import InfluxRejected, InfluxUnavailable
 from ingest.lineproto import dead_letter_line, message_line, payload_text, state_line
 from ingest.metrics import IngestMetrics
@@ -53,51 +53,24 @@ class IngestService:
         self._cond = threading.Condition()
         self._pending: list[Entry] = []
         self._first_pending_at = 0.0
-        self._epoch = 0
         self._last_dl_ns = 0
         self._max_future_ms = self.icfg.max_future_skew_s * 1000
         self._max_age_ms = cfg.influx.retention_ms
-        self.client = self._make_client()
+        # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
+        # noLocal: those clearing messages do not come back to us
+        self.consumer = Consumer(cfg, Account.INGEST, self.icfg.client_id, self.subscription,
+                                 on_message=self._on_message, session_expiry_s=self.icfg.session_expiry_s,
+                                 receive_maximum=self.icfg.receive_maximum, reconnect_max_s=self.icfg.reconnect_max_s,
+                                 options=SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True))
+        self.metrics.connected.set_function(lambda: 1.0 if self.consumer.connected else 0.0)
+        self.metrics.subscribed.set_function(lambda: 1.0 if self.consumer.ready.is_set() else 0.0)
 
-    # --- MQTT -------------------------------------------------------------------
+    # --- MQTT (paho's network thread) -------------------------------------------------
 
     subscription = ALL_TOPICS
 
-    def _make_client(self) -> mqtt.Client:
-        c = service_client(self.cfg, Account.INGEST, self.icfg.client_id, manual_ack=True,
-                           reconnect_max_s=self.icfg.reconnect_max_s)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        c.on_subscribe = self._on_subscribe
-        return c
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
-        if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
-            self.metrics.connected.set(0)
-            return
-        with self._cond:
-            self._epoch += 1
-        self.metrics.connected.set(1)
-        log.info("connected to broker (session present: %s)", flags.session_present)
-        # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
-        # noLocal: those clearing messages do not come back to us
-        client.subscribe(self.subscription, options=SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True))
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
-        for rc in reason_codes:
-            if rc.is_failure:
-                log.error("subscription refused by the broker: %s", rc)
-                return
-        self.metrics.subscribed.set(1)
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
-        self.metrics.connected.set(0)
-        if not self.stop_event.is_set():
-            log.warning("disconnected from broker: %s; reconnecting", reason_code)
-
-    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+    def _on_message(self, d: Delivery) -> None:
+        msg = d.message
         received_ms = time.time_ns() // 1_000_000
         self.metrics.received.inc()
         topic = msg.topic
@@ -110,15 +83,14 @@ class IngestService:
                 line, ts = message_line(decoded), decoded.ts
             else:
                 line, ts = state_line(decoded, received_ms), decoded.ts
-            entry = Entry(line, msg.mid, msg.qos, 0, topic, msg.payload, ts)
+            entry = Entry(line, d.mid, d.qos, d.epoch, topic, msg.payload, ts)
         except ContractError as exc:
-            entry = self._dead_letter(topic, msg, exc.code, exc.reason)
+            entry = self._dead_letter(topic, msg, exc.code, exc.reason, d.epoch)
         except Exception as exc:  # a bug must not block the stream: record it as a dead letter
             self.metrics.internal_errors.inc()
             log.exception("internal error handling a message on %s", log_topic(topic))
-            entry = self._dead_letter(topic, msg, "internal", f"internal error: {type(exc).__name__}")
+            entry = self._dead_letter(topic, msg, "internal", f"internal error: {type(exc).__name__}", d.epoch)
         with self._cond:
-            entry.epoch = self._epoch
             if not self._pending:
                 self._first_pending_at = time.monotonic()
             self._pending.append(entry)
@@ -133,14 +105,14 @@ class IngestService:
         is still handled (stored or dead-lettered) like any other."""
         self.metrics.retained_cleared.inc()
         log.warning("cleared a retained message on %s (only sw/v1/{gateway}/state may be retained)", log_topic(topic))
-        self.client.publish(topic, b"", qos=1, retain=True)
+        self.consumer.publish(topic, b"", qos=1, retain=True)
 
     def _unique_ns(self) -> int:
         with self._cond:
             self._last_dl_ns = max(time.time_ns(), self._last_dl_ns + 1)
             return self._last_dl_ns
 
-    def _dead_letter(self, topic: str, msg: mqtt.MQTTMessage, code: str, reason: str) -> Entry:
+    def _dead_letter(self, topic: str, msg: mqtt.MQTTMessage, code: str, reason: str, epoch: int = 0) -> Entry:
         """Record a rejected message: counter, log (ids only), DLQ topic, dead_letter point."""
         self.metrics.rejected.labels(code).inc()
         # a client chooses the topic and the payload: log only contract ids and the code, never the payload or
@@ -149,9 +121,9 @@ class IngestService:
         text, encoding = payload_text(msg.payload)
         body = json.dumps({"topic": topic, "code": code, "reason": reason, "received_ms": time.time_ns() // 10**6,
                            "size": len(msg.payload), "payload": text, "encoding": encoding})
-        self.client.publish(DEAD_LETTER_TOPIC, body, qos=1)
+        self.consumer.publish(DEAD_LETTER_TOPIC, body, qos=1)
         line = dead_letter_line(code, reason, topic, msg.payload, self._unique_ns())
-        return Entry(line, msg.mid, msg.qos, 0, topic, msg.payload, None, dead_letter=True)
+        return Entry(line, msg.mid, msg.qos, epoch, topic, msg.payload, None, dead_letter=True)
 
     # --- batching and writing ---------------------------------------------------
 
@@ -198,22 +170,13 @@ class IngestService:
         self._ack(batch)
 
     def _ack(self, batch: list[Entry]) -> None:
-        acked = stale = 0
-        with self._cond:  # the epoch cannot change while we ack
-            epoch = self._epoch
-            for e in batch:
-                if e.qos == 0:
-                    continue
-                if e.epoch != epoch:
-                    stale += 1  # the broker redelivers it on the new connection; ts makes that idempotent
-                    continue
-                self.client.ack(e.mid, e.qos)
-                acked += 1
-            pending = len(self._pending)
+        # acks of an earlier connection are skipped: the broker redelivers those messages; ts makes that idempotent
+        acked, stale = self.consumer.ack(batch)
         self.metrics.acked.inc(acked)
         if stale:
             self.metrics.stale_acks.inc(stale)
-        self.metrics.pending.set(pending)
+        with self._cond:
+            self.metrics.pending.set(len(self._pending))
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -233,14 +196,9 @@ class IngestService:
         self._prepare_database()
         if self.icfg.metrics_port:
             self.metrics.serve(self.icfg.metrics_host, self.icfg.metrics_port)
-        host, port, _ = service_endpoint(self.cfg)
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.icfg.session_expiry_s
-        props.ReceiveMaximum = self.icfg.receive_maximum
-        self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
-        self.client.loop_start()
-        log.info("ingest %s consuming %s from %s:%d into %s/%s", self.icfg.client_id, self.subscription, host, port,
-                 self.cfg.influx.base_url, self.cfg.influx.database)
+        self.consumer.start()
+        log.info("ingest %s consuming %s from %s:%d into %s/%s", self.icfg.client_id, self.subscription,
+                 self.consumer.host, self.consumer.port, self.cfg.influx.base_url, self.cfg.influx.database)
         try:
             while not self.stop_event.is_set():
                 batch = self._take_batch()
@@ -250,8 +208,7 @@ class IngestService:
             log.info("stopping with a batch unwritten; the broker keeps it for our session")
         finally:
             self._drain_on_stop()
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.consumer.stop()
             self.influx.close()
 
     def _drain_on_stop(self) -> None:
