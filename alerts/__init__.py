@@ -11,6 +11,6 @@
     rules/                    button, health, river, water (inactivity, flow), camera
     engine.py, service.py     rules + lifecycle driven by an injected clock; MQTT service
     rebuild.py                state restored from InfluxDB and the store on start
-    evaluate.py               a simulator scenario against its ground-truth labels
-    commands.py               `shouwang alerts ...` and `shouwang evaluate`
+    commands.py               `shouwang alerts ...`
+The evaluation against a simulator scenario (`shouwang evaluate`) is evaluation/, above both.
 """

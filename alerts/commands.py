@@ -1,4 +1,4 @@
-"""What the `shouwang alerts` and `shouwang evaluate` subcommands do (`shouwang registry`: registry/commands.py)."""
+"""What the `shouwang alerts` subcommands do."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from alerts.settings import AlertsSettings
 from storage.sql import Database
@@ -139,7 +138,7 @@ def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 
 
 def add_alert_commands(sub: argparse._SubParsersAction) -> None:
-    """Define `shouwang alerts ...` and `shouwang evaluate`."""
+    """Define `shouwang alerts ...`."""
     p = sub.add_parser("alerts", help="rules engine service (default); list and handle alerts")
     asub = p.add_subparsers(dest="alerts_command")
     p.set_defaults(func=alerts_dispatch)
@@ -163,22 +162,6 @@ def add_alert_commands(sub: argparse._SubParsersAction) -> None:
             t.add_argument("--false-alarm", action="store_true")
     st = asub.add_parser("stats", help="counts and time-to-acknowledge / time-to-resolve per rule")
     st.add_argument("--days", type=float, default=30)
-
-    ev = sub.add_parser("evaluate", help="run a simulator scenario through the rules at full speed and "
-                                         "score the alerts against its ground-truth labels")
-    ev.add_argument("scenario", help="scenario name (demo, typhoon, elderly-month, ...) or a scenario file")
-    ev.add_argument("--seed", type=int, default=None)
-    ev.add_argument("--days", type=float, default=None, help="evaluate only the first N days")
-    ev.add_argument("--tick-s", type=float, default=60.0, help="simulated seconds between timer runs")
-    ev.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
-    ev.set_defaults(func=lambda cfg, a: evaluate_cmd(cfg, a))
-
-
-def evaluate_cmd(cfg: AlertsSettings, args: argparse.Namespace) -> int:
-    from alerts.evaluate import run_evaluation
-
-    return run_evaluation(cfg, args.scenario, seed=args.seed, days=args.days, tick_s=args.tick_s,
-                          json_path=args.json)
 
 
 def alerts_dispatch(cfg: AlertsSettings, args: argparse.Namespace) -> int:

@@ -92,9 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     from firmware_sim.cli import add_sim_commands  # `shouwang sim ...` (docs/simulator.md)
 
     add_sim_commands(sub)
-    from alerts.commands import add_alert_commands  # `shouwang alerts|evaluate` (docs/alerts.md)
+    from alerts.commands import add_alert_commands  # `shouwang alerts ...` (docs/alerts.md)
 
     add_alert_commands(sub)
+    from evaluation.commands import add_evaluate_commands  # `shouwang evaluate SCENARIO` (docs/alerts.md)
+
+    add_evaluate_commands(sub)
     from registry.commands import add_registry_commands  # `shouwang registry ...` (docs/alerts.md)
 
     add_registry_commands(sub, _load_community)

@@ -1,5 +1,5 @@
-"""`shouwang evaluate SCENARIO`: a simulator scenario through the rules engine at full speed, scored
-against the simulator's ground-truth labels.
+"""A simulator scenario through the rules engine at full speed, scored against the simulator's
+ground-truth labels (`shouwang evaluate SCENARIO`: evaluation/commands.py).
 
 The scenario's community becomes a registry (registry/scenario.py); its traffic is
 fed to a real engine (SQLite store in a temporary directory, the recording notifier: notify/recorder.py) with a
@@ -14,7 +14,6 @@ detections. A fixed 8 h no-use timer (as in Sakaki town) runs on the same traffi
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import tempfile
 import time
@@ -28,8 +27,11 @@ import numpy as np
 from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
-from alerts.settings import AlertsConfig, AlertsSettings
+from alerts.settings import AlertsConfig
 from alerts.types import Rule
+from firmware_sim.generate import Simulation
+from firmware_sim.models.routine import away_trips, night
+from firmware_sim.scenario.load import load_scenario
 from notify.recorder import StoreNotifier
 from registry.model import set_away
 from registry.scenario import import_community, require_clean
@@ -172,9 +174,6 @@ class Evaluation:
 
     def __init__(self, cfg: AlertsConfig, scenario: str, seed: int | None = None, days: float | None = None,
                  tick_s: float = 60.0) -> None:
-        from firmware_sim.generate import Simulation
-        from firmware_sim.scenario.load import load_scenario
-
         self.community = load_scenario(scenario, seed)
         self.cfg = cfg.model_copy(update={"timezone": self.community.meta.timezone})
         start = self.community.start_ms()
@@ -213,8 +212,6 @@ class Evaluation:
         pending_away: list[tuple[int, str, dt.date | None]] = []
         # trips already under way when the window opens have no label (it starts before the window);
         # their families had set away mode before, so it is set from the start
-        from firmware_sim.models.routine import away_trips
-
         for hh in self.community.households:
             for a, b in away_trips(hh, self.community.seed, self.sim.cal, 0):
                 if a < self.start_ms < b and (hh.id, a) not in away_done:
@@ -371,8 +368,6 @@ class Evaluation:
         hh = next((h for h in self.community.households if h.id == lab["household"]), None)
         if hh is None:
             return due
-        from firmware_sim.models.routine import night
-
         cal = self.sim.cal
         day = cal.day_of(due)
         for d in (day - 1, day):
@@ -411,16 +406,3 @@ def evaluate(cfg: AlertsConfig, scenario: str, *, seed: int | None = None, days:
     ev = Evaluation(cfg, scenario, seed, days, tick_s)
     with tempfile.TemporaryDirectory(prefix="sw-evaluate-") as d:
         return ev.run(Path(d))
-
-
-def run_evaluation(cfg: AlertsSettings, scenario: str, *, seed: int | None, days: float | None, tick_s: float,
-                   json_path: Path | None) -> int:
-    """The `shouwang evaluate` command: print the tables (and write JSON)."""
-    for name in ("alerts", "registry", "alembic"):  # one line per alert would drown the table
-        logging.getLogger(name).setLevel(logging.WARNING)
-    report = evaluate(cfg.alerts, scenario, seed=seed, days=days, tick_s=tick_s)
-    print(report.table())
-    if json_path is not None:
-        json_path.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
-        print(f"\nwrote {json_path}")
-    return 0
