@@ -157,7 +157,7 @@ def fill_outage(db: Path) -> list[tuple[str, bytes]]:
     clock = SystemClock()
     box = Outbox(db, clock, max_messages=10**7, max_bytes=10**10, max_age_ms=10**12, synchronous="normal")
     emitter = Emitter(GATEWAY, box, clock)
-    t0 = clock.time_ms() - 3_600_000
+    t0 = clock.now_ms() - 3_600_000
     for i in range(OUTAGE_MESSAGES):
         emitter.emit(f"wm-{i % 50}", Kind.WATER_METER, Channel.READING, {"total_l": float(i)},
                      ts_ms=t0 + (i // 50) * 10_000)

@@ -30,7 +30,7 @@ class Emitter:
              stats: DriverStats | None = None, ts_ms: int | None = None) -> bool:
         """Queue one message; a value the contract refuses is counted (out_of_range) and dropped, never raised."""
         ch = Channel(channel)
-        ts = self.clock.time_ms() if ts_ms is None else ts_ms
+        ts = self.clock.now_ms() if ts_ms is None else ts_ms
 
         def build(seq: int) -> tuple[str, bytes]:
             return encode(Message(self.gateway, device, ch, Kind(kind), ts, seq, dict(data)))

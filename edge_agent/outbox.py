@@ -124,7 +124,7 @@ class Outbox:
                 self._w.execute("BEGIN IMMEDIATE")
                 self._shed_for(prio, len(payload))
                 cur = self._w.execute("INSERT INTO outbox (prio, created_ms, topic, payload) VALUES (?, ?, ?, ?)",
-                                      (int(prio), self.clock.time_ms(), topic, payload))
+                                      (int(prio), self.clock.now_ms(), topic, payload))
                 self._w.execute("INSERT INTO seq (device, value) VALUES (?, ?) "
                                 "ON CONFLICT(device) DO UPDATE SET value = excluded.value", (device, seq))
                 self._w.execute("COMMIT")
@@ -194,7 +194,7 @@ class Outbox:
 
     def shed_expired(self) -> int:
         """Delete readings and status older than max_age (events are kept); returns how many."""
-        cutoff = self.clock.time_ms() - self.max_age_ms
+        cutoff = self.clock.now_ms() - self.max_age_ms
         with self._wlock:
             try:
                 self._w.execute("BEGIN IMMEDIATE")
@@ -275,7 +275,7 @@ class Outbox:
         """Age of the oldest queued message in seconds (0 when empty)."""
         with self._rlock:
             row = self._r.execute("SELECT created_ms FROM outbox ORDER BY id LIMIT 1").fetchone()
-        return max(0.0, (self.clock.time_ms() - row[0]) / 1000) if row else 0.0
+        return max(0.0, (self.clock.now_ms() - row[0]) / 1000) if row else 0.0
 
     def close(self) -> None:
         """Close both connections (checkpointing the WAL)."""

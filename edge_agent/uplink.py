@@ -91,7 +91,7 @@ class Uplink:
         self.connects += 1
         log.info("connected to %s:%d as %s (session present: %s)", *self.m.host_port, self.cfg.client_id,
                  flags.session_present)
-        birth = encode_state(True, ts=self.clock.time_ms(), version=VERSION,
+        birth = encode_state(True, ts=self.clock.now_ms(), version=VERSION,
                              uptime_s=round(self.clock.monotonic() - self.started, 1))
         self._birth_mid = client.publish(state_topic(self.cfg.gateway), birth, qos=1, retain=True).mid
         with self._cond:
@@ -198,7 +198,7 @@ class Uplink:
         """Say we go offline (retained), wait briefly for the last PUBACKs, disconnect."""
         self._closing = True
         if self.connected.is_set():
-            info = self.client.publish(state_topic(self.cfg.gateway), encode_state(False, ts=self.clock.time_ms()),
+            info = self.client.publish(state_topic(self.cfg.gateway), encode_state(False, ts=self.clock.now_ms()),
                                        qos=1, retain=True)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and not info.is_published():

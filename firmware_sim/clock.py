@@ -6,7 +6,8 @@
     FastClock()                      as fast as possible (offline evaluation, benchmarks)
 
 The runner asks `deadline(sim_ms)` for each message and lets the transport service its
-sockets until then. Wall time sources are injectable, so tests run without sleeping.
+sockets until then. Wall time sources are injectable, so tests run without sleeping. A scheduler
+clock is a clock of the project (ground/clock.py: now_ms) that also schedules.
 """
 
 from __future__ import annotations
@@ -15,19 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ground import clock as ground_clock
 
-def _epoch_ms() -> int:
-    return time.time_ns() // 1_000_000
+_epoch_ms = ground_clock.SystemClock().now_ms
 
 
-class Clock(Protocol):
-    """Maps simulated epoch milliseconds to monotonic wall deadlines."""
+class Clock(ground_clock.Clock, Protocol):
+    """Maps simulated epoch milliseconds to monotonic wall deadlines; now_ms() is the simulated time due now."""
 
     def start(self) -> None:
         """Anchor the clock: the first simulated instant is due now."""
-
-    def now_ms(self) -> int:
-        """The simulated time that is due now."""
 
     def deadline(self, sim_ms: int) -> float | None:
         """Monotonic wall time at which sim_ms is due; None when it is due at once."""

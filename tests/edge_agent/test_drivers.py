@@ -243,7 +243,7 @@ def test_local_mqtt_mapping(tmp_path: Path, rig: Rig) -> None:
     cfg = parse_section(LocalMqttDriver, {"driver": "local_mqtt", "id": "cams", "devices": {
         "gate": {"device": "cam-1", "kind": "camera"}, "tank": {"device": "wm-9", "kind": "water_meter"}}})
     drv = LocalInputDriver(cfg, rig.emitter, rig.clock, "gw-t")
-    ts = rig.clock.time_ms() - 5000
+    ts = rig.clock.now_ms() - 5000
     assert drv.handle("local/gate/event", b'{"type":"person","state":"start","zone":"north","score":0.91}')
     assert drv.handle("local/tank/reading", b'{"ts":%d,"data":{"total_l":42.5}}' % ts)
     assert not drv.handle("local/gate/event", b'{"type":"fire","state":"start"}')        # contract refuses

@@ -14,21 +14,19 @@ import pytest
 from edge_agent.clock import SystemClock
 from edge_agent.emit import Emitter
 from edge_agent.outbox import Outbox, Priority
+from ground.clock import ManualClock
 from wire import ContractError, decode
 from wire.models import Channel, Kind
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
+class FakeClock(ManualClock):
+    """A clock the test moves by hand; its monotonic time moves with it."""
 
     def __init__(self, ms: int = 1_795_450_000_000) -> None:
-        self.ms = ms
-
-    def time_ms(self) -> int:
-        return self.ms
+        super().__init__(ms)
 
     def monotonic(self) -> float:
-        return self.ms / 1000
+        return self.now_ms() / 1000
 
 
 def make(path: Path, clock=None, **kw) -> Outbox:
@@ -138,9 +136,9 @@ def test_age_sweep_sheds_old_readings_and_keeps_events(tmp_path: Path) -> None:
     put(box, "wm", Priority.READING)
     put(box, "btn", Priority.EVENT)
     put(box, "st", Priority.STATUS)
-    clock.ms += 30_000
+    clock.advance(30)
     put(box, "wm", Priority.READING)
-    clock.ms += 45_000
+    clock.advance(45)
     assert box.oldest_age_s() == 75.0
     assert box.shed_expired() == 2
     events, rest = box.fetch(0, 0, 10, 10)
