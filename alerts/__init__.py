@@ -2,8 +2,10 @@
 
     types.py                  severities, states, outcomes, rules; the rule actions Raise, Clear, Cancel
     tables.py, store.py       alerts, episodes, audit trail, deliveries, time-to-acknowledge/resolve, over
-                              the shared SQL database (storage/sql.py)
+                              the shared SQL database (storage/sql.py); queries by a reader's scope
     lifecycle.py, escalation.py  one active alert per (rule, subject), transitions, ladders
+    actions.py                the one path of people's changes (console, ack links, CLI): store,
+                              audit, the engine's sinks
     manager.py, sinks.py      applies rule actions, notifies, escalates; InfluxDB `alert` points and
                               sw/alerts/... events
     notifier.py               the notifier seam (Notification, Notifier); its implementations, the

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import signal
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from alerts.settings import AlertsSettings
 from storage.sql import Database
+
+if TYPE_CHECKING:
+    from alerts.sinks import Sink
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +47,10 @@ def alerts_run(cfg: AlertsSettings) -> int:
 
 
 def alerts_list(cfg: AlertsSettings, args: argparse.Namespace) -> int:
-    from alerts.store import AlertStore
-    from alerts.types import ACTIVE_STATES, AlertState
+    from alerts.store import AlertFilter, AlertStore
 
     with Database.from_config(cfg) as db:
-        store = AlertStore(db)
-        states = sorted(ACTIVE_STATES) if not args.all else None
-        rows = store.list(states=[AlertState(s) for s in states] if states else None, limit=args.limit)
+        rows = AlertStore(db).list(AlertFilter(active=None if args.all else True), limit=args.limit)
     if not rows:
         print("no alerts" if args.all else "no active alerts")
         return 0
@@ -86,36 +89,104 @@ def alerts_show(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 
 def alerts_transition(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     """acknowledge | dispatch | resolve | close an alert as a person, from the command line."""
-    from alerts.manager import AlertManager
-    from alerts.notifier import MemoryNotifier
-    from alerts.sinks import InfluxAlertSink
+    from alerts.actions import Actor, AlertActions
+    from alerts.clock import SystemClock
     from alerts.store import AlertStore
-    from registry.model import load_snapshot
-    from storage.influx import InfluxClient
 
-    now = _now_ms()
-    with Database.from_config(cfg) as db, InfluxClient(cfg.influx) as influx:
-        store = AlertStore(db)
+    actor = Actor(args.by, "cli")
+    with Database.from_config(cfg) as db, _sinks(cfg) as sinks:
+        actions = AlertActions(AlertStore(db), SystemClock(), sinks=sinks)
         if args.action == "ack":
-            change = store.acknowledge(args.id, args.by, "cli", now, args.note or "")
+            change = actions.acknowledge(args.id, actor, args.note or "")
         elif args.action == "dispatch":
-            change = store.dispatch(args.id, args.to, args.by, "cli", now, args.note or "")
+            change = actions.dispatch(args.id, args.to, actor, args.note or "")
         elif args.action == "resolve":
-            change = store.resolve(args.id, args.by, "cli", now, args.note or "")
+            change = actions.resolve(args.id, actor, args.note or "")
         else:
-            change = store.close(args.id, args.by, "cli", now, args.feedback, args.rating, args.false_alarm)
-        sinks = []
-        if cfg.alerts.write_influx:
-            sink = InfluxAlertSink(influx, lambda: True)
-            sinks.append(sink)
-        reg = load_snapshot(db)
-        AlertManager(store, lambda: reg, MemoryNotifier(), cfg.alerts, sinks).act(change)
-        for s in sinks:
-            if not s.flush(5):
-                print("warning: InfluxDB did not take the alert point (the store has the change)", file=sys.stderr)
-            s.close()
+            change = actions.close(args.id, actor, args.feedback, args.rating, args.false_alarm)
     print(f"alert {change.alert.id} is now {change.alert.state}")
     return 0
+
+
+@contextlib.contextmanager
+def _sinks(cfg: AlertsSettings) -> Iterator[list[Sink]]:
+    """The engine's sinks for the CLI's one change: an InfluxDB point, MQTT events (as the console's account,
+    with a client id of its own); waited for on the way out, and only warned about if they cannot be reached:
+    the store has the change."""
+    from alerts.sinks import InfluxAlertSink, MqttAlertSink
+    from storage.influx import InfluxClient
+
+    sinks: list[Sink] = []
+    with InfluxClient(cfg.influx) as influx:
+        influx_sink = InfluxAlertSink(influx, lambda: True) if cfg.alerts.write_influx else None
+        mqtt = _OneShotPublisher(cfg) if cfg.alerts.publish_mqtt else None
+        sinks += [s for s in (influx_sink, MqttAlertSink(mqtt.publish) if mqtt else None) if s is not None]
+        try:
+            yield sinks
+        finally:
+            if influx_sink is not None:
+                if not influx_sink.flush(5):
+                    print("warning: InfluxDB did not take the alert point (the store has the change)", file=sys.stderr)
+                influx_sink.close()
+            if mqtt is not None and not mqtt.close():
+                print("warning: the broker did not take the alert event (the store has the change)", file=sys.stderr)
+
+
+class _OneShotPublisher:
+    """Publishes a few messages as the console's service account, connecting on the first, then disconnects."""
+
+    def __init__(self, cfg: AlertsSettings, timeout_s: float = 5.0) -> None:
+        self.cfg = cfg
+        self.timeout_s = timeout_s
+        self.client: Any = None
+        self.failed = False
+        self.sent: list[Any] = []  # paho MQTTMessageInfo
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if self.client is None and not self.failed:
+            self.failed = not self._connect()
+        if self.client is not None:
+            self.sent.append(self.client.publish(topic, payload, qos=qos, retain=retain))
+
+    def _connect(self) -> bool:
+        import os
+        import threading
+
+        from broker_config import Account, service_client, service_endpoint
+
+        host, port, _ = service_endpoint(self.cfg)
+        client = service_client(self.cfg, Account.API, f"svc_api_cli_{os.getpid()}")
+        client.connect_timeout = self.timeout_s
+        accepted = threading.Event()
+        client.on_connect = lambda c, userdata, flags, rc, props: None if rc.is_failure else accepted.set()
+        try:
+            client.connect(host, port, keepalive=30)
+        except OSError as exc:
+            log.warning("broker %s:%d unreachable (%s): no MQTT event for this change", host, port, exc)
+            return False
+        client.loop_start()
+        if not accepted.wait(self.timeout_s):
+            log.warning("broker %s:%d did not accept the connection: no MQTT event for this change", host, port)
+            client.disconnect()
+            client.loop_stop()
+            return False
+        self.client = client
+        return True
+
+    def close(self) -> bool:
+        """Wait until the broker took every message, disconnect; False if any was not taken."""
+        if self.client is None:
+            return not self.failed
+        ok = True
+        for info in self.sent:
+            try:
+                info.wait_for_publish(self.timeout_s)
+            except (RuntimeError, ValueError):
+                pass
+            ok = ok and info.is_published()
+        self.client.disconnect()
+        self.client.loop_stop()
+        return ok
 
 
 def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:

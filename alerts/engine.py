@@ -12,7 +12,7 @@ import logging
 
 from alerts.clock import Clock
 from alerts.lifecycle import AlertChange
-from alerts.manager import AlertManager, Sink
+from alerts.manager import AlertManager
 from alerts.notifier import Notifier
 from alerts.rules.base import BaseRule, RuleContext, RuleSet
 from alerts.rules.button import CallButtonRule
@@ -21,6 +21,7 @@ from alerts.rules.health import HealthRule
 from alerts.rules.river import RiverRule
 from alerts.rules.water import WaterRule
 from alerts.settings import AlertsConfig
+from alerts.sinks import Sink
 from alerts.store import AlertStore
 from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.sql import Database

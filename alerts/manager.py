@@ -2,19 +2,20 @@
 
 Rules say Raise / Clear / Cancel; the manager keeps the lifecycle's promises (one active
 alert per (rule, subject), an episode never raised twice, escalation while unacknowledged)
-and tells every sink (InfluxDB, MQTT) about every change, including the ones people make.
+and tells every sink (InfluxDB, MQTT) about every change it makes. People's changes take the
+same sinks through alerts/actions.py.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
 from alerts import escalation
 from alerts.lifecycle import AlertChange, AlertView
 from alerts.notifier import Notification, Notifier
 from alerts.settings import AlertsConfig
+from alerts.sinks import Sink
 from alerts.store import AlertStore
 from alerts.types import Action, Cancel, Clear, Raise
 from registry.model import RegistrySnapshot
@@ -23,14 +24,8 @@ from registry.types import Level, Role
 log = logging.getLogger(__name__)
 
 
-class Sink(Protocol):
-    """Receives every alert change (InfluxDB points, MQTT events)."""
-
-    def emit(self, change: AlertChange) -> None: ...
-
-
 class AlertManager:
-    """The one path by which alerts change."""
+    """The one path by which the engine changes alerts (people's: alerts/actions.py)."""
 
     def __init__(self, store: AlertStore, registry: Callable[[], RegistrySnapshot], notifier: Notifier,
                  cfg: AlertsConfig, sinks: Iterable[Sink] = ()) -> None:
@@ -116,13 +111,6 @@ class AlertManager:
             out.append(change)
         self._next_due = self.store.next_escalation_at()
         return out
-
-    # --- people --------------------------------------------------------------------------
-
-    def act(self, change: AlertChange) -> AlertChange:
-        """Report a change made through the store by a person (CLI, console) to the sinks."""
-        self._emit(change)
-        return change
 
     # --- helpers -------------------------------------------------------------------------
 

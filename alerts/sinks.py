@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from alerts.lifecycle import AlertChange
 from ground.errors import InfluxRejected, InfluxUnavailable
@@ -25,6 +25,12 @@ from storage.measurements import ALERT
 log = logging.getLogger(__name__)
 ALERT_ROOT = "sw/alerts/v1"
 EVENT_TOPIC = f"{ALERT_ROOT}/event"
+
+
+class Sink(Protocol):
+    """Receives every alert change, the engine's and people's (InfluxDB points, MQTT events)."""
+
+    def emit(self, change: AlertChange) -> None: ...
 
 
 def active_topic(alert_id: int) -> str:

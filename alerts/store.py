@@ -2,7 +2,9 @@
 
 Every method is one transaction. Uniqueness is enforced by the database, not by a cache,
 so several engines or the console writing at once cannot create two active alerts for
-one (rule, subject) nor raise one episode twice.
+one (rule, subject) nor raise one episode twice. Queries take an AlertScope (which alerts a
+reader may see) so the console asks for what a user may see instead of querying the tables.
+People's transitions are made through alerts/actions.py, which also tells the sinks.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError, check_transition
 from alerts.tables import Alert, AlertEpisode, AlertEvent, Delivery
-from alerts.types import AlertState, Outcome, Raise, Rule, Severity
+from alerts.types import ACTIVE_STATES, AlertState, Outcome, Raise, Rule, Severity
 from storage.sql import Database
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,68 @@ def _view(a: Alert) -> AlertView:
         acknowledged_at=a.acknowledged_at, acknowledged_by=a.acknowledged_by, dispatched_at=a.dispatched_at,
         dispatched_to=a.dispatched_to, resolved_at=a.resolved_at, closed_at=a.closed_at, feedback=a.feedback,
         rating=a.rating, details=dict(a.details or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertScope:
+    """Which alerts a reader may see: those of some grids, those at some places, those whose place the
+    registry does not know (`unplaced`), optionally only some rules. No scope at all: every alert."""
+
+    grids: frozenset[str] = frozenset()
+    places: frozenset[str] = frozenset()
+    unplaced: bool = False
+    rules: frozenset[Rule] | None = None  # None: every rule
+
+    def sees(self, place: str, grid: str, rule: Rule | str | None = None) -> bool:
+        """Whether an alert (or any thing) at place/grid, of that rule, is in the scope."""
+        if self.rules is not None and rule is not None and Rule(rule) not in self.rules:
+            return False
+        return (bool(grid) and grid in self.grids) or place in self.places or (self.unplaced and not place)
+
+    def condition(self) -> ColumnElement[bool]:
+        """The same as a SQL condition on the alert table."""
+        conds = []
+        if self.grids:
+            conds.append(Alert.grid.in_(sorted(self.grids)))
+        if self.places:
+            conds.append(Alert.place.in_(sorted(self.places)))
+        if self.unplaced:
+            conds.append(Alert.place == "")
+        cond = or_(*conds) if conds else false()
+        if self.rules is not None:
+            cond = cond & Alert.rule.in_(sorted(r.value for r in self.rules))
+        return cond
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts a listing is about; every field is optional (empty: no condition)."""
+
+    scope: AlertScope | None = None
+    states: Sequence[AlertState] = ()
+    severities: Sequence[Severity] = ()
+    rules: Sequence[Rule] = ()
+    active: bool | None = None  # only active (open, acknowledged, dispatched) / only ended ones
+    place: str | None = None
+    since: int | None = None  # opened at or after (ms)
+
+    def apply(self, q: Select) -> Select:
+        if self.scope is not None:
+            q = q.where(self.scope.condition())
+        if self.states:
+            q = q.where(Alert.state.in_([s.value for s in self.states]))
+        if self.active is not None:
+            act = [s.value for s in ACTIVE_STATES]
+            q = q.where(Alert.state.in_(act) if self.active else Alert.state.not_in(act))
+        if self.severities:
+            q = q.where(Alert.severity.in_([s.value for s in self.severities]))
+        if self.rules:
+            q = q.where(Alert.rule.in_([r.value for r in self.rules]))
+        if self.place is not None:
+            q = q.where(Alert.place == self.place)
+        if self.since is not None:
+            q = q.where(Alert.opened_at >= self.since)
+        return q
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +264,7 @@ class AlertStore:
                    f"{len(rows)} contacts: " + ", ".join(sorted({r.role for r in rows})))
         return len(rows)
 
-    # --- people's side (CLI now, console later) -----------------------------------------
+    # --- people's side (through alerts/actions.py) ----------------------------------------
 
     def _get(self, s: Session, alert_id: int) -> Alert:
         a = s.get(Alert, alert_id, with_for_update=True)  # row lock: concurrent transitions serialise
@@ -280,17 +344,29 @@ class AlertStore:
             a = s.scalar(select(Alert).where(Alert.active_key == f"{rule}|{subject}"))
             return _view(a) if a else None
 
-    def list(self, *, states: Sequence[AlertState] | None = None, rule: Rule | None = None, since: int | None = None,
-             limit: int = 100) -> list[AlertView]:
+    def list(self, f: AlertFilter = AlertFilter(), *, limit: int | None = 100, offset: int = 0) -> list[AlertView]:
+        """Alerts matching the filter, newest first."""
         with self.db.session() as s:
-            q = select(Alert)
-            if states:
-                q = q.where(Alert.state.in_([st.value for st in states]))
-            if rule is not None:
-                q = q.where(Alert.rule == rule.value)
-            if since is not None:
-                q = q.where(Alert.opened_at >= since)
-            return [_view(a) for a in s.scalars(q.order_by(Alert.id.desc()).limit(limit))]
+            q = f.apply(select(Alert)).order_by(Alert.id.desc()).offset(offset)
+            return [_view(a) for a in s.scalars(q if limit is None else q.limit(limit))]
+
+    def count(self, f: AlertFilter = AlertFilter()) -> int:
+        """How many alerts match the filter."""
+        with self.db.session() as s:
+            return s.scalar(select(func.count()).select_from(f.apply(select(Alert.id)).subquery())) or 0
+
+    def active_by_subject(self, scope: AlertScope | None = None, rules: Iterable[Rule] = ()) -> dict[str, list[int]]:
+        """Ids of the active alerts in scope (of these rules), by subject."""
+        q = AlertFilter(scope, rules=tuple(rules), active=True).apply(select(Alert.id, Alert.subject))
+        out: dict[str, list[int]] = {}
+        with self.db.session() as s:
+            for aid, subject in s.execute(q.order_by(Alert.id)):
+                out.setdefault(subject, []).append(aid)
+        return out
+
+    def ids_in(self, scope: AlertScope | None = None) -> Select[tuple[int]]:
+        """A SELECT of the ids of the alerts in scope, for a query that joins them (the console's audit log)."""
+        return AlertFilter(scope).apply(select(Alert.id))
 
     def all(self) -> list[AlertView]:
         with self.db.session() as s:
@@ -311,10 +387,13 @@ class AlertStore:
             return [DeliveryRecord(d.contact, d.role, d.channels, d.language, d.status, d.title, d.body, d.event,
                                    d.step) for d in s.scalars(q)]
 
-    def stats(self, since: int | None = None, until: int | None = None) -> list[RuleStats]:
-        """Per rule: counts and time-to-acknowledge / time-to-resolve (median, p95) in seconds."""
+    def stats(self, since: int | None = None, until: int | None = None,
+              scope: AlertScope | None = None) -> list[RuleStats]:
+        """Per rule, of the alerts opened in [since, until) in scope: counts and time-to-acknowledge /
+        time-to-resolve (median, p95) in seconds."""
         with self.db.session() as s:
-            q = select(Alert.rule, Alert.opened_at, Alert.acknowledged_at, Alert.resolved_at, Alert.outcome)
+            q = AlertFilter(scope).apply(select(Alert.rule, Alert.opened_at, Alert.acknowledged_at, Alert.resolved_at,
+                                                Alert.outcome))
             if since is not None:
                 q = q.where(Alert.opened_at >= since)
             if until is not None:

@@ -16,7 +16,7 @@ from console.import_scope import refusals
 from console.schemas import ID_MAX, AuditOut, AwayIn, ImportIn, ImportOut, NodeOut, UserIn, UserOut
 from console.scope import Scope
 from registry.csvio import RegistryFileError, import_rows, read_rows
-from registry.model import load_snapshot, set_away
+from registry.model import load_snapshot
 from registry.types import Level
 
 router = APIRouter(prefix="/api", tags=["registry"])
@@ -69,9 +69,8 @@ def away(code: Code, body: AwayIn, ctx: AppContext = Depends(get_ctx), c: Caller
     reg = ctx.registry.get()
     if code not in reg.households or not c.scope.sees_node(code, reg):
         raise HTTPException(404, f"no household {code} in your area")
-    set_away(ctx.db, code, body.until)
+    ctx.actions.set_away(code, body.until, c.actor)
     ctx.registry.reload()
-    ctx.audit(c.name, c.user.role.value, "household.away", f"household {code}", str(body.until), c.address)
 
 
 def _in_area(c: Caller, ctx: AppContext, scopes: list[str] | tuple[str, ...]) -> bool:

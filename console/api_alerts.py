@@ -1,18 +1,17 @@
-"""Alerts: list and filter, detail with timeline and deliveries, transitions, SLA statistics."""
+"""Alerts: list and filter, detail with timeline and deliveries, transitions (alerts/actions.py), SLA statistics
+(the store's, in the caller's scope)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import func, select
 
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError
-from alerts.store import _view
-from alerts.tables import Alert
-from alerts.types import ACTIVE_STATES, AlertState, Outcome, Rule, Severity
+from alerts.store import AlertFilter
+from alerts.types import AlertState, Rule, Severity
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx
 from console.schemas import (
@@ -36,7 +35,6 @@ from registry.types import Level, Role
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 AlertId = Annotated[int, Path(ge=1, le=ID_MAX, description="alert id")]
-CHANNEL = "console"
 
 
 def visible_alert(ctx: AppContext, c: Caller, alert_id: int) -> AlertView:
@@ -74,23 +72,9 @@ def list_alerts(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
                 since: Annotated[int | None, Query(ge=0, le=MAX_MS, description="opened at or after (ms)")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> AlertList:
-    q = select(Alert).where(c.scope.alert_filter())
-    if state:
-        q = q.where(Alert.state.in_([s.value for s in state]))
-    if active is not None:
-        act = [s.value for s in ACTIVE_STATES]
-        q = q.where(Alert.state.in_(act) if active else Alert.state.not_in(act))
-    if severity:
-        q = q.where(Alert.severity.in_([s.value for s in severity]))
-    if rule:
-        q = q.where(Alert.rule.in_([r.value for r in rule]))
-    if place:
-        q = q.where(Alert.place == place)
-    if since is not None:
-        q = q.where(Alert.opened_at >= since)
-    with ctx.db.session() as s:
-        count = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = [_view(a) for a in s.scalars(q.order_by(Alert.id.desc()).limit(limit).offset(offset))]
+    f = AlertFilter(c.scope.alerts, tuple(state or ()), tuple(severity or ()), tuple(rule or ()), active, place, since)
+    rows = ctx.store.list(f, limit=limit, offset=offset)
+    count = ctx.store.count(f)
     return AlertList(items=[alert_out(ctx, a) for a in rows], count=count)
 
 
@@ -115,17 +99,14 @@ def get_alert(alert_id: AlertId, ctx: AppContext = Depends(get_ctx), c: Caller =
                        actions=allowed_actions(c, a))
 
 
-def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable[[], AlertChange],
-         detail: str) -> AlertOut:
-    a = visible_alert(ctx, c, alert_id)
+def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable[[], AlertChange]) -> AlertOut:
+    visible_alert(ctx, c, alert_id)
     if not c.scope.can(action):
         raise HTTPException(403, f"a {c.user.role.value} may not {action.value} alerts")
     try:
         change = do()
     except LifecycleError as exc:
         raise HTTPException(409, str(exc)) from None
-    ctx.audit(c.name, c.user.role.value, f"alert.{action.value}", f"alert {a.id}", detail, c.address)
-    ctx.changed(change)
     return alert_out(ctx, change.alert)
 
 
@@ -133,8 +114,7 @@ def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable
 def acknowledge(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Depends(get_ctx),
                 c: Caller = Depends(caller)) -> AlertOut:
     note = body.note if body else ""
-    return _act(ctx, c, alert_id, Action.ACKNOWLEDGE,
-                lambda: ctx.store.acknowledge(alert_id, c.name, CHANNEL, ctx.now(), note), note)
+    return _act(ctx, c, alert_id, Action.ACKNOWLEDGE, lambda: ctx.actions.acknowledge(alert_id, c.actor, note))
 
 
 def dispatchable(ctx: AppContext, c: Caller, to: str) -> bool:
@@ -164,17 +144,14 @@ def dispatch(alert_id: AlertId, body: DispatchIn, ctx: AppContext = Depends(get_
         raise HTTPException(403, f"a {c.user.role.value} may not dispatch alerts")
     if not dispatchable(ctx, c, body.to):  # the same answer for nobody and for somebody elsewhere
         raise HTTPException(422, "to: no contact or user of your area by that name (give a contact code or username)")
-    return _act(ctx, c, alert_id, Action.DISPATCH,
-                lambda: ctx.store.dispatch(alert_id, body.to, c.name, CHANNEL, ctx.now(), body.note),
-                f"to {body.to}: {body.note}")
+    return _act(ctx, c, alert_id, Action.DISPATCH, lambda: ctx.actions.dispatch(alert_id, body.to, c.actor, body.note))
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="handled on site")
 def resolve(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Depends(get_ctx),
             c: Caller = Depends(caller)) -> AlertOut:
     note = body.note if body else ""
-    return _act(ctx, c, alert_id, Action.RESOLVE,
-                lambda: ctx.store.resolve(alert_id, c.name, CHANNEL, ctx.now(), note), note)
+    return _act(ctx, c, alert_id, Action.RESOLVE, lambda: ctx.actions.resolve(alert_id, c.actor, note))
 
 
 @router.post("/alerts/{alert_id}/close", response_model=AlertOut, summary="close the loop with feedback and rating")
@@ -183,36 +160,12 @@ def close(alert_id: AlertId, body: CloseIn, ctx: AppContext = Depends(get_ctx),
     if not body.feedback.strip():
         raise HTTPException(422, "feedback: say how it ended")
     return _act(ctx, c, alert_id, Action.CLOSE,
-                lambda: ctx.store.close(alert_id, c.name, CHANNEL, ctx.now(), body.feedback, body.rating,
-                                        body.false_alarm),
-                f"rating {body.rating}: {body.feedback}")
-
-
-def _median_p95(xs: list[float]) -> tuple[float | None, float | None]:
-    if not xs:
-        return None, None
-    arr = np.asarray(xs)
-    return float(np.median(arr)), float(np.percentile(arr, 95))
+                lambda: ctx.actions.close(alert_id, c.actor, body.feedback, body.rating, body.false_alarm))
 
 
 @router.get("/stats", response_model=StatsOut, summary="per rule: counts, time to acknowledge and to resolve")
 def stats(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
           days: Annotated[float, Query(gt=0, le=3660)] = 30) -> StatsOut:
     since = ctx.now() - int(days * 86_400_000)
-    q = select(Alert.rule, Alert.opened_at, Alert.acknowledged_at, Alert.resolved_at, Alert.outcome).where(
-        c.scope.alert_filter(), Alert.opened_at >= since)
-    with ctx.db.session() as s:
-        rows = s.execute(q).all()
-    by_rule: dict[str, list] = {}
-    for r in rows:
-        by_rule.setdefault(r.rule, []).append(r)
-    out = []
-    for rule, rs in sorted(by_rule.items()):
-        tta = [(r.acknowledged_at - r.opened_at) / 1000 for r in rs if r.acknowledged_at is not None]
-        ttr = [(r.resolved_at - r.opened_at) / 1000 for r in rs
-               if r.resolved_at is not None and r.outcome == Outcome.HANDLED.value]
-        (tm, tp), (rm, rp) = _median_p95(tta), _median_p95(ttr)
-        out.append(RuleStatsOut(rule=rule, alerts=len(rs), acknowledged=len(tta), resolved=len(ttr),
-                                false_alarms=sum(1 for r in rs if r.outcome == Outcome.FALSE_ALARM.value),
-                                tta_median_s=tm, tta_p95_s=tp, ttr_median_s=rm, ttr_p95_s=rp))
-    return StatsOut(since=since, rules=out)
+    return StatsOut(since=since, rules=[RuleStatsOut(**dataclasses.asdict(s))
+                                        for s in ctx.store.stats(since=since, scope=c.scope.alerts)])

@@ -7,10 +7,9 @@ from collections import defaultdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import select
 
-from alerts.tables import Alert
-from alerts.types import ACTIVE_STATES, Rule
+from alerts.store import AlertFilter
+from alerts.types import Rule
 from console.api_alerts import alert_out
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx, staff
@@ -33,20 +32,12 @@ from registry.types import Level
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["devices"])
 Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-DEVICE_RULES = (Rule.DEVICE_SILENT.value, Rule.BATTERY_LOW.value, Rule.RIVER_SENSOR.value, Rule.CAMERA_TAMPER.value)
+DEVICE_RULES = (Rule.DEVICE_SILENT, Rule.BATTERY_LOW, Rule.RIVER_SENSOR, Rule.CAMERA_TAMPER)
 
 
-def _open_alerts(ctx: AppContext, c: Caller, rules: tuple[str, ...] | None = None) -> dict[str, list[int]]:
+def _open_alerts(ctx: AppContext, c: Caller, rules: tuple[Rule, ...] = ()) -> dict[str, list[int]]:
     """Active alerts in scope, by subject."""
-    q = select(Alert.id, Alert.subject).where(c.scope.alert_filter(),
-                                              Alert.state.in_([s.value for s in ACTIVE_STATES]))
-    if rules:
-        q = q.where(Alert.rule.in_(rules))
-    out: dict[str, list[int]] = defaultdict(list)
-    with ctx.db.session() as s:
-        for aid, subject in s.execute(q):
-            out[subject].append(aid)
-    return out
+    return ctx.store.active_by_subject(c.scope.alerts, rules)
 
 
 @router.get("/devices", response_model=DeviceList, summary="devices in your area with last seen, battery, health")
@@ -104,7 +95,7 @@ def gateways(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff)) -> 
         except InfluxError as exc:
             log.warning("gateway presence unavailable: %s", exc)
             available = False
-    alerts = _open_alerts(ctx, c, (Rule.GATEWAY_OFFLINE.value,))
+    alerts = _open_alerts(ctx, c, (Rule.GATEWAY_OFFLINE,))
     items = [GatewayOut(id=gw, devices=n, online=presence[gw][0] if gw in presence else None,
                         since=presence[gw][1] if gw in presence else None, open_alerts=alerts.get(gw, []))
              for gw, n in sorted(counts.items())]
@@ -114,7 +105,7 @@ def gateways(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff)) -> 
 def _stations(ctx: AppContext, c: Caller) -> list[tuple[StationOut, str | None]]:
     reg = ctx.registry.get()
     gauges = {d.place: d.id for d in reg.devices.values() if d.kind == "river_gauge"}
-    alerts = _open_alerts(ctx, c, (Rule.RIVER_LEVEL.value, Rule.RIVER_RISE.value, Rule.RIVER_SENSOR.value))
+    alerts = _open_alerts(ctx, c, (Rule.RIVER_LEVEL, Rule.RIVER_RISE, Rule.RIVER_SENSOR))
     out = []
     for code, st in sorted(reg.stations.items()):
         if not c.scope.sees_node(code, reg):
@@ -184,12 +175,7 @@ def household(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = Depend
         except InfluxError as exc:
             log.warning("water use unavailable: %s", exc)
             available = False
-    with ctx.db.session() as s:
-        from alerts.store import _view
-
-        rows = [_view(a) for a in s.scalars(select(Alert).where(
-            Alert.place == code, Alert.state.in_([st.value for st in ACTIVE_STATES]), c.scope.alert_filter())
-            .order_by(Alert.id.desc()))]
+    rows = ctx.store.list(AlertFilter(c.scope.alerts, active=True, place=code), limit=None)
     contacts = [ContactOut(code=x.code, role=x.role.value, name=x.name, place=x.place, language=x.language)
                 for x in reg.audience(code, ["family", "grid_worker"])]
     return HouseholdOut(code=code, location=reg.location(code), flags=sorted(h.flags) if h else [],

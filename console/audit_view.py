@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from sqlalchemy import String, cast, literal, or_, select
 
-from alerts.tables import Alert
 from console.auth import list_users
 from console.context import AppContext
 from console.deps import Caller
@@ -27,7 +26,8 @@ def visible_entries(ctx: AppContext, c: Caller, limit: int) -> list[AuditOut]:
     people = {u.username for u, _ in list_users(ctx.db)
               if u.scopes and all(c.scope.sees_node(s, reg) for s in u.scopes)} | {c.name}
     by_people = AuditLog.actor.in_(sorted(people)) & (AuditLog.role != "contact")
-    alerts = select(literal("alert ", String).concat(cast(Alert.id, String))).where(c.scope.alert_filter())
+    ids = ctx.store.ids_in(c.scope.alerts).subquery()
+    alerts = select(literal("alert ", String).concat(cast(ids.c.id, String)))
     cond = or_(by_people, AuditLog.target.in_(sorted(f"user {u}" for u in people)),
                AuditLog.target.in_(alerts),
                AuditLog.target.startswith(HOUSEHOLD))  # households: checked against the scope below

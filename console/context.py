@@ -1,4 +1,4 @@
-"""What every request handler shares: config, store, registry cache, InfluxDB, the change hub, audit."""
+"""What every request handler shares: config, store, actions, registry cache, InfluxDB, the change hub, audit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from alerts.actions import Actor, AlertActions
 from alerts.clock import Clock, SystemClock
 from alerts.lifecycle import AlertChange
 from alerts.sinks import change_payload
@@ -72,11 +73,14 @@ class AppContext:
     influx: InfluxClient | None
     clock: Clock = field(default_factory=SystemClock)
     hub: Hub = field(default_factory=Hub)
-    sinks: list = field(default_factory=list)  # alerts.manager.Sink: MQTT event, InfluxDB point
+    sinks: list = field(default_factory=list)  # alerts.sinks.Sink: MQTT event, InfluxDB point (added at start-up)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.store = AlertStore(self.db)
+        #: people's changes: store and alert trail, this audit log, the live stream, then the sinks
+        self.actions = AlertActions(self.store, self.clock, sinks=self.sinks, listeners=[self._to_stream],
+                                    audit=self._audit_actor)
         self.registry = RegistryCache(self.db)
         self.limiter = LoginLimiter(self.cfg.api.login_max_failures, self.cfg.api.login_window_s)
         self.links = AckLinks(self.cfg.api.secret_key.get_secret_value(), self.cfg.api.base_url,
@@ -94,14 +98,12 @@ class AppContext:
             s.add(AuditLog(at=self.now(), actor=actor[:64], role=role[:32], action=action[:64], target=target[:200],
                            detail=detail[:4000], address=address[:64]))
 
-    def changed(self, change: AlertChange) -> None:
-        """A change made here: to the live stream at once, and to the sinks (MQTT, InfluxDB)."""
+    def _audit_actor(self, actor: Actor, action: str, target: str, detail: str) -> None:
+        self.audit(actor.name, actor.role, action, target, detail, actor.address)
+
+    def _to_stream(self, change: AlertChange) -> None:
+        """A change made here reaches the live stream at once (it comes back over MQTT, recognised as seen)."""
         self.hub.publish(change_payload(change))
-        for sink in self.sinks:
-            try:
-                sink.emit(change)
-            except Exception:  # the store has the change; a sink failure must not fail the request
-                log.exception("alert sink %s failed for alert %d", type(sink).__name__, change.alert.id)
 
     def close(self) -> None:
         for fn in reversed(self.on_close):

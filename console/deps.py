@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from alerts.actions import Actor
 from console.auth import User, session_user
 from console.context import AppContext
 from console.scope import CARERS, Scope, UserRole
@@ -16,6 +17,7 @@ CSRF_HEADER = "x-sw-csrf"
 _bearer = HTTPBearer(auto_error=False, description="session token from POST /api/login")
 _cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="the console's session cookie")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CHANNEL = "console"  # the audit trail's channel of changes made here
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -31,6 +33,11 @@ class Caller:
     @property
     def name(self) -> str:
         return self.user.username
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the one who makes a change (alerts/actions.py): audit trail and audit log."""
+        return Actor(self.user.username, CHANNEL, self.user.role.value, self.address)
 
 
 def client_address(request: Request) -> str:

@@ -172,11 +172,7 @@ def ack_submit(request: Request, token: str, ctx: AppContext = Depends(get_ctx))
     except AckLinkError as exc:
         return _bad_link_page(request, exc)
     lang = _ack_lang(ctx, claim.contact, request)
-    result, change = redeem(ctx.db, claim, ctx.registry.get(), ctx.now())
-    ctx.audit(claim.contact, "contact", "alert.acknowledge_link", f"alert {claim.alert_id}", result.value,
-              client_address(request))
-    if change is not None:
-        ctx.changed(change)
+    result, _ = redeem(ctx.actions, claim, ctx.registry.get(), client_address(request))
     status = {AckResult.ACKNOWLEDGED: 200, AckResult.ALREADY_USED: 409, AckResult.ALREADY_HANDLED: 200,
               AckResult.NOT_RESPONSIBLE: 403, AckResult.NOT_FOUND: 404}[result]
     alert = None

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_
-
 from alerts.lifecycle import AlertView
-from alerts.tables import Alert
+from alerts.store import AlertScope
 from alerts.types import Rule
 from registry.model import RegistrySnapshot
 from registry.types import Level
@@ -104,13 +102,15 @@ class Scope:
             grids.clear()
         return cls(role, roots, frozenset(grids), frozenset(places), role is UserRole.STREET_ADMIN)
 
+    @property
+    def alerts(self) -> AlertScope:
+        """The alerts this user sees, as the alert store takes it (technicians: device-health rules only)."""
+        return AlertScope(self.grids, self.places, self.unplaced,
+                          TECH_RULES if self.role is UserRole.TECHNICIAN else None)
+
     def sees(self, place: str, grid: str, rule: Rule | str | None = None) -> bool:
-        """Whether an alert (or any thing) at place/grid is visible."""
-        if self.role is UserRole.TECHNICIAN and rule is not None and Rule(rule) not in TECH_RULES:
-            return False
-        if self.role is UserRole.FAMILY:
-            return place in self.places
-        return (bool(grid) and grid in self.grids) or place in self.places or (self.unplaced and not place)
+        """Whether an alert (or any thing) at place/grid is visible (a family's scope holds no grid)."""
+        return self.alerts.sees(place, grid, rule)
 
     def sees_alert(self, a: AlertView) -> bool:
         return self.sees(a.place, a.grid, a.rule)
@@ -126,20 +126,6 @@ class Scope:
     def sees_payload(self, p: dict[str, Any]) -> bool:
         """For a change payload of sw/alerts/v1/event."""
         return self.sees(str(p.get("place") or ""), str(p.get("grid") or ""), p.get("rule"))
-
-    def alert_filter(self) -> ColumnElement[bool]:
-        """SQL condition on the alert table."""
-        conds = []
-        if self.grids:
-            conds.append(Alert.grid.in_(sorted(self.grids)))
-        if self.places:
-            conds.append(Alert.place.in_(sorted(self.places)))
-        if self.unplaced:
-            conds.append(Alert.place == "")
-        cond = or_(*conds) if conds else false()
-        if self.role is UserRole.TECHNICIAN:
-            cond = cond & Alert.rule.in_(sorted(r.value for r in TECH_RULES))
-        return cond
 
     def can(self, action: Action) -> bool:
         return action in ACTIONS[self.role]

@@ -5,7 +5,9 @@ A token names the alert, the contact it was sent to, an expiry and a random nonc
 (a contact code may itself contain '.': the payload is split at its first and last two dots)
 Anyone holding the link can acknowledge that alert as that contact until it expires, once:
 the nonce is stored when used. Opening the link (GET) only shows a page; acknowledging is a
-POST from that page, so chat apps that prefetch links cannot acknowledge by accident.
+POST from that page, so chat apps that prefetch links cannot acknowledge by accident. The
+acknowledgement goes through alerts/actions.py (store, audit, sinks) like any person's change;
+every use of a link is audited with its result.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
+from alerts.actions import Actor, AlertActions
 from alerts.lifecycle import AlertChange, AlertNotFound, LifecycleError
-from alerts.store import AlertStore
 from ground.errors import ShouwangError
 from notify.tables import AckUse
 from registry.model import RegistrySnapshot
-from storage.sql import Database
 
 log = logging.getLogger(__name__)
 ACK_CHANNEL = "ack_link"
+AUDIT_ACTION = "alert.acknowledge_link"
 
 
 class AckLinkError(ShouwangError):
@@ -103,11 +105,21 @@ class AckLinks:
         return claim
 
 
-def redeem(db: Database, claim: AckClaim, registry: RegistrySnapshot, now: int) -> tuple[AckResult, AlertChange | None]:
-    """Use a verified link once: acknowledge the alert as the contact it was sent to."""
-    store = AlertStore(db)
+def redeem(actions: AlertActions, claim: AckClaim, registry: RegistrySnapshot,
+           address: str = "") -> tuple[AckResult, AlertChange | None]:
+    """Use a verified link once: acknowledge the alert as the contact it was sent to (from `address`)."""
+    actor = Actor(claim.contact, ACK_CHANNEL, "contact", address)
+    result, change = _redeem(actions, claim, registry, actor)
+    if change is None:  # the acknowledgement audits itself; a refused use is audited here
+        actions.record(actor, AUDIT_ACTION, f"alert {claim.alert_id}", result.value)
+    return result, change
+
+
+def _redeem(actions: AlertActions, claim: AckClaim, registry: RegistrySnapshot,
+            actor: Actor) -> tuple[AckResult, AlertChange | None]:
+    db = actions.store.db
     try:
-        alert = store.get(claim.alert_id)
+        alert = actions.store.get(claim.alert_id)
     except AlertNotFound:
         return AckResult.NOT_FOUND, None
     contact = next((c for cs in registry.contacts.values() for c in cs if c.code == claim.contact), None)
@@ -118,14 +130,15 @@ def redeem(db: Database, claim: AckClaim, registry: RegistrySnapshot, now: int) 
         result = AckResult.ACKNOWLEDGED
     try:
         with db.session() as s, s.begin():
-            s.add(AckUse(nonce=claim.nonce, alert_id=claim.alert_id, contact=claim.contact[:64], at=now,
-                         result=result.value))
+            s.add(AckUse(nonce=claim.nonce, alert_id=claim.alert_id, contact=claim.contact[:64],
+                         at=actions.clock.now_ms(), result=result.value))
     except IntegrityError:
         return AckResult.ALREADY_USED, None
     if result is not AckResult.ACKNOWLEDGED:
         return result, None
     try:
-        change = store.acknowledge(claim.alert_id, claim.contact, ACK_CHANNEL, now, "acknowledged by link")
+        change = actions.acknowledge(claim.alert_id, actor, "acknowledged by link", audit_action=AUDIT_ACTION,
+                                     audit_detail=AckResult.ACKNOWLEDGED.value)
     except LifecycleError:
         with db.session() as s, s.begin():
             use = s.get(AckUse, claim.nonce)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from alerts.lifecycle import AlertNotFound, LifecycleError
-from alerts.store import AlertStore, DeliveryRecord
+from alerts.store import AlertFilter, AlertScope, AlertStore, DeliveryRecord
 from alerts.types import AlertState, Outcome, Raise, Rule, Severity
 from storage.sql import Database, current_revision, migrate
 
@@ -151,3 +151,46 @@ def test_concurrent_raises_make_one_alert(db: Database) -> None:
     assert len(st.all()) == 1
     assert sorted(r.action for r in results) == ["merged", "merged", "merged", "opened"]
     assert st.all()[0].merged_count == 3
+
+
+def test_listings_counts_open_alerts_and_stats_by_scope(db: Database) -> None:
+    """What the console asks of the store for one reader: the same AlertScope in Python and in SQL."""
+    st = AlertStore(db)
+
+    def raise_(rule: Rule, subject: str, place: str, grid: str, sev: Severity = Severity.MAJOR, at: int = T0) -> int:
+        ch = st.raise_alert(Raise(rule, subject, sev, place, f"e-{subject}", "x", {}, at), grid=grid, now=at,
+                            next_escalation_at=None)
+        return ch.alert.id
+
+    p1 = raise_(Rule.CALL_BUTTON, "hh-1", "hh-1", "gr-01", Severity.CRITICAL)
+    p2 = raise_(Rule.CALL_BUTTON, "hh-2", "hh-2", "gr-02", Severity.CRITICAL, T0 + 1000)
+    river = raise_(Rule.RIVER_LEVEL, "rs-01", "rs-01", "")
+    batt = raise_(Rule.BATTERY_LOW, "btn-1", "hh-1", "gr-01", Severity.MAINTENANCE)
+    lost = raise_(Rule.GATEWAY_OFFLINE, "gw-x", "", "", Severity.MAINTENANCE)
+    st.acknowledge(p1, "c-gw1", "console", T0 + 60_000)
+    st.resolve(p1, "c-gw1", "console", T0 + 120_000)
+
+    grid1 = AlertScope(grids=frozenset({"gr-01"}), places=frozenset({"rs-01"}))
+    tech = AlertScope(grids=frozenset({"gr-01", "gr-02"}), rules=frozenset({Rule.BATTERY_LOW, Rule.GATEWAY_OFFLINE}))
+    street = AlertScope(grids=frozenset({"gr-01", "gr-02"}), places=frozenset({"rs-01"}), unplaced=True)
+    assert [a.id for a in st.list(AlertFilter(grid1))] == [batt, river, p1]
+    assert [a.id for a in st.list(AlertFilter(tech))] == [batt]
+    assert st.count(AlertFilter(street)) == 5 and st.count(AlertFilter(AlertScope())) == 0
+    assert [a.id for a in st.list(AlertFilter(street), limit=2, offset=1)] == [batt, river]
+    assert [a.id for a in st.list(AlertFilter(grid1, active=True, place="hh-1"), limit=None)] == [batt]
+    assert [a.id for a in st.list(AlertFilter(street, rules=(Rule.CALL_BUTTON,), active=False))] == [p1]
+    assert [a.id for a in st.list(AlertFilter(street, severities=(Severity.CRITICAL,), since=T0 + 1))] == [p2]
+    assert st.active_by_subject(street, [Rule.CALL_BUTTON, Rule.GATEWAY_OFFLINE]) == {"hh-2": [p2], "gw-x": [lost]}
+    with db.session() as s:
+        assert sorted(s.scalars(st.ids_in(tech))) == [batt]
+    # every alert the SQL condition selects, the Python check sees, and no other
+    everything = st.all()
+    for scope in (grid1, tech, street):
+        assert {a.id for a in st.list(AlertFilter(scope), limit=None)} == \
+            {a.id for a in everything if scope.sees(a.place, a.grid, a.rule)}
+    stats = {s.rule: s for s in st.stats(since=T0, scope=grid1)}
+    assert set(stats) == {"call_button", "battery_low", "river_level"}
+    assert stats["call_button"].alerts == 1 and stats["call_button"].tta_median_s == 60
+    assert stats["call_button"].ttr_median_s == 120
+    assert {s.rule for s in st.stats(since=T0, scope=street)} == {"call_button", "battery_low", "river_level",
+                                                                  "gateway_offline"}

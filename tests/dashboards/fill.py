@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from alerts.actions import Actor, AlertActions
 from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import LifecycleError
@@ -115,6 +116,7 @@ def fill(influx: InfluxClient, workdir: Path, now_ms: int) -> Filled:
         sink = InfluxAlertSink(influx, lambda: True)
         acfg = AlertsConfig(timezone=c.meta.timezone)
         engine = Engine(acfg, db, clock, notifier=StoreNotifier(db, acfg.timezone), sinks=[sink])
+        actions = AlertActions(engine.store, clock, sinks=[sink])
         lines: list[str] = []
         dead = 0
         next_tick = start + TICK
@@ -131,7 +133,7 @@ def fill(influx: InfluxClient, workdir: Path, now_ms: int) -> Filled:
                 clock.set(next_tick)
                 for ch in engine.tick():
                     _schedule(staff, ch)
-                _staff(engine, staff, next_tick)
+                _staff(actions, staff, next_tick)
                 next_tick += TICK
 
         for n, item in enumerate(items):
@@ -181,17 +183,18 @@ def _schedule(staff: list[tuple[int, int, str]], change) -> None:  # noqa: ANN00
     staff.sort()
 
 
-def _staff(engine: Engine, staff: list[tuple[int, int, str]], now: int) -> None:
+def _staff(actions: AlertActions, staff: list[tuple[int, int, str]], now: int) -> None:
+    """People's changes due by now, through the actions (store, trail, the engine's sinks); now is the clock's."""
+    worker = Actor("worker-on-duty", "console")
     while staff and staff[0][0] <= now:
         _, alert_id, what = staff.pop(0)
-        a = engine.store.get(alert_id)
+        a = actions.store.get(alert_id)
         try:
             if what == "ack" and a.state is AlertState.OPEN:
-                change = engine.store.acknowledge(alert_id, "worker-on-duty", "console", now)
+                actions.acknowledge(alert_id, worker)
             elif what == "resolve" and a.state in ACTIVE_STATES and a.state is not AlertState.OPEN:
-                change = engine.store.resolve(alert_id, "worker-on-duty", "console", now)
+                actions.resolve(alert_id, worker)
             else:
                 continue  # auto-cleared or closed as a false alarm before staff got to it
         except LifecycleError:
             continue
-        engine.manager.act(change)
