@@ -2,6 +2,7 @@
 
 The notifier of the evaluation and of tests that look at who was told; the service delivers with
 ChannelNotifier (notify/dispatch.py), which records deliveries the same way and then sends them.
+The texts are the ones ChannelNotifier sends (notify/texts.py), without the links.
 During a contact's quiet hours, warnings and maintenance are recorded as `quiet` (the channel
 layer delivers them silently or later); major and critical are always `handed_off`.
 """
@@ -19,26 +20,10 @@ from zoneinfo import ZoneInfo
 from alerts.notifier import Notification
 from alerts.store import AlertStore, DeliveryRecord
 from alerts.types import Severity
-from notify.texts import EVENT_WORDS, RULE_TITLES, SEVERITY_WORDS
+from notify.texts import render_message
 from storage.sql import Database
 
 log = logging.getLogger(__name__)
-
-
-def _text(n: Notification, language: str) -> tuple[str, str]:
-    """(title, body) in zh or en."""
-    en = language == "en"
-    i = 1 if en else 0
-    a = n.alert
-    title = (f"{EVENT_WORDS.get(n.event, ('', ''))[i]}[{SEVERITY_WORDS[a.severity][i]}] "
-             f"{RULE_TITLES[a.rule][i]} — {n.location}")
-    lines = [a.summary, (f"Place: {n.location} ({a.place})" if en else f"位置：{n.location}（{a.place}）")]
-    if n.household_contacts:
-        who = "; ".join(f"{c.name} ({c.role.value})" for c in n.household_contacts)
-        lines.append(f"Contacts: {who}" if en else f"联系人：{who}")
-    if n.event in ("opened", "escalated", "upgraded"):
-        lines.append(f"Reply to acknowledge alert #{a.id}." if en else f"请确认告警 #{a.id}。")
-    return title, "\n".join(lines)
 
 
 class StoreNotifier:
@@ -64,7 +49,8 @@ class StoreNotifier:
         urgent = n.alert.severity.rank >= Severity.MAJOR.rank
         records = []
         for c in n.recipients:
-            title, body = _text(n, c.language)
+            title, body = render_message(n.alert, n.event, c, address=n.location, contacts=n.household_contacts,
+                                         now=n.at, tz=self.tz)
             status = "quiet" if not urgent and c.quiet_at(minute) else "handed_off"
             records.append(DeliveryRecord(c.code, c.role.value, len(c.channels), c.language, status, title, body,
                                           n.event, n.step))

@@ -20,7 +20,9 @@ def test_press_opens_critical_alert_with_location_and_contacts(sqlite_db: Databa
                                                              ("c-fam1", "family", "handed_off")}
     body = dels[0].body
     assert "Qianjin Street / Riverside Community / Grid 1 / Building 3 / Room 301" in body
-    assert "Chen Jie (family)" in body and "Wang Fang (grid_worker)" in body
+    # each recipient reads the household's other contacts with their roles, in the recipient's language (zh here)
+    bodies = {d.contact: d.body for d in dels}
+    assert "Chen Jie（家属）" in bodies["c-gw1"] and "Wang Fang（网格员）" in bodies["c-fam1"]
     assert "Room 301" not in a.summary and "Chen" not in a.summary  # the summary goes to MQTT and logs
 
     # repeated presses merge, nobody is told twice
