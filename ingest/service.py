@@ -7,55 +7,55 @@ saves its queue to disk only every autosave_interval, so if it dies while ingest
 it acknowledged since its last save is lost (README, "Faults and attacks"). A shared subscription
 would not survive a Mosquitto 2.0 restart at all, so there is none.
 
-Threads: paho's network thread validates each message and appends its line to the
-pending batch; the main thread flushes batches (size or time) and acknowledges each
-message only after InfluxDB accepted the batch holding it, through the durable consumer
-(broker_config/consumer.py: manual acks of the current connection only). While InfluxDB
-is down nothing is acknowledged, so the broker stops sending once `receive_maximum`
+Threads: paho's network thread runs each message through the pipeline (ingest/pipeline.py: its
+point line or a dead letter) and appends it to the pending batch; the main thread flushes batches
+(size or time) and acknowledges each message only after InfluxDB accepted the batch holding it,
+through the durable consumer (broker_config/consumer.py: manual acks of the current connection only).
+While InfluxDB is down nothing is acknowledged, so the broker stops sending once `receive_maximum`
 messages are unacknowledged and keeps the rest queued in our persistent session.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 
-import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from broker_config import Account
-from broker_config.consumer import Consumer, Delivery
+from broker_config.consumer import Ackable, Consumer, Delivery
+from ground.clock import Clock, SystemClock
 from ground.errors import InfluxRejected, InfluxUnavailable
-from ingest.lineproto import dead_letter_line, message_line, payload_text, state_line
 from ingest.metrics import IngestMetrics
+from ingest.pipeline import DeadLetter, DeadLetterStamps, Limits, Point, clears_retained, process
 from ingest.settings import IngestSettings
-from ingest.writer import BatchWriter, Entry, Stopped
+from ingest.writer import BatchWriter, Entry, LineStore, Stopped
 from storage.influx import InfluxClient
-from wire import DEAD_LETTER_TOPIC, ContractError, decode
-from wire.models import Message
-from wire.topics import ALL_TOPICS, is_gateway_state_topic, log_topic
+from wire import DEAD_LETTER_TOPIC
+from wire.topics import ALL_TOPICS, log_topic
 
 log = logging.getLogger(__name__)
 
 
 class IngestService:
-    """The ingest worker."""
+    """The ingest worker; the clock (arrival times) and the line store (InfluxDB) can be injected."""
 
-    def __init__(self, cfg: IngestSettings) -> None:
+    subscription = ALL_TOPICS
+
+    def __init__(self, cfg: IngestSettings, clock: Clock | None = None, store: LineStore | None = None) -> None:
         self.cfg = cfg
         self.icfg = cfg.ingest
+        self.clock = clock or SystemClock()
         self.metrics = IngestMetrics()
-        self.influx = InfluxClient(cfg.influx)
+        self.influx = store if store is not None else InfluxClient(cfg.influx)
         self.stop_event = threading.Event()
         self.writer = BatchWriter(self.influx, self.metrics, self.icfg.retry_max_s, self.stop_event)
+        self.limits = Limits(max_future_ms=self.icfg.max_future_skew_s * 1000, max_age_ms=cfg.influx.retention_ms)
+        self.stamps = DeadLetterStamps()
         self._cond = threading.Condition()
         self._pending: list[Entry] = []
         self._first_pending_at = 0.0
-        self._last_dl_ns = 0
-        self._max_future_ms = self.icfg.max_future_skew_s * 1000
-        self._max_age_ms = cfg.influx.retention_ms
         # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
         # noLocal: those clearing messages do not come back to us
         self.consumer = Consumer(cfg, Account.INGEST, self.icfg.client_id, self.subscription,
@@ -67,29 +67,23 @@ class IngestService:
 
     # --- MQTT (paho's network thread) -------------------------------------------------
 
-    subscription = ALL_TOPICS
-
     def _on_message(self, d: Delivery) -> None:
         msg = d.message
-        received_ms = time.time_ns() // 1_000_000
+        received_ms = self.clock.now_ms()
         self.metrics.received.inc()
         topic = msg.topic
-        if msg.retain and msg.payload and not is_gateway_state_topic(topic):
+        if clears_retained(topic, msg.payload, msg.retain):
             self._clear_retained(topic)
         try:
-            decoded = decode(topic, msg.payload, now_ms=received_ms, max_future_ms=self._max_future_ms,
-                             max_age_ms=self._max_age_ms)
-            if isinstance(decoded, Message):
-                line, ts = message_line(decoded), decoded.ts
-            else:
-                line, ts = state_line(decoded, received_ms), decoded.ts
-            entry = Entry(line, d.mid, d.qos, d.epoch, topic, msg.payload, ts)
-        except ContractError as exc:
-            entry = self._dead_letter(topic, msg, exc.code, exc.reason, d.epoch)
+            out: Point | DeadLetter = process(topic, msg.payload, received_ms, self.limits)
         except Exception as exc:  # a bug must not block the stream: record it as a dead letter
             self.metrics.internal_errors.inc()
             log.exception("internal error handling a message on %s", log_topic(topic))
-            entry = self._dead_letter(topic, msg, "internal", f"internal error: {type(exc).__name__}", d.epoch)
+            out = DeadLetter(topic, msg.payload, "internal", f"internal error: {type(exc).__name__}", received_ms)
+        if isinstance(out, DeadLetter):
+            entry = self._dead_letter(out, d)
+        else:
+            entry = Entry(out.line, d.mid, d.qos, d.epoch, topic, msg.payload, out.ts_ms)
         with self._cond:
             if not self._pending:
                 self._first_pending_at = time.monotonic()
@@ -107,23 +101,15 @@ class IngestService:
         log.warning("cleared a retained message on %s (only sw/v1/{gateway}/state may be retained)", log_topic(topic))
         self.consumer.publish(topic, b"", qos=1, retain=True)
 
-    def _unique_ns(self) -> int:
-        with self._cond:
-            self._last_dl_ns = max(time.time_ns(), self._last_dl_ns + 1)
-            return self._last_dl_ns
-
-    def _dead_letter(self, topic: str, msg: mqtt.MQTTMessage, code: str, reason: str, epoch: int = 0) -> Entry:
-        """Record a rejected message: counter, log (ids only), DLQ topic, dead_letter point."""
-        self.metrics.rejected.labels(code).inc()
+    def _dead_letter(self, dl: DeadLetter, of: Ackable) -> Entry:
+        """Record a rejected message: counter, log (ids only), DLQ topic; its entry carries the dead_letter point."""
+        self.metrics.rejected.labels(dl.code).inc()
         # a client chooses the topic and the payload: log only contract ids and the code, never the payload or
         # the reason (which may quote a value); both are in the dead letter
-        log.warning("rejected message on %s: %s", log_topic(topic), code)
-        text, encoding = payload_text(msg.payload)
-        body = json.dumps({"topic": topic, "code": code, "reason": reason, "received_ms": time.time_ns() // 10**6,
-                           "size": len(msg.payload), "payload": text, "encoding": encoding})
-        self.consumer.publish(DEAD_LETTER_TOPIC, body, qos=1)
-        line = dead_letter_line(code, reason, topic, msg.payload, self._unique_ns())
-        return Entry(line, msg.mid, msg.qos, epoch, topic, msg.payload, None, dead_letter=True)
+        log.warning("rejected message on %s: %s", log_topic(dl.topic), dl.code)
+        self.consumer.publish(DEAD_LETTER_TOPIC, dl.body(), qos=1)
+        return Entry(dl.line(self.stamps.next(dl.received_ms)), of.mid, of.qos, of.epoch, dl.topic, dl.payload,
+                     None, dead_letter=True)
 
     # --- batching and writing ---------------------------------------------------
 
@@ -150,12 +136,11 @@ class IngestService:
         started = time.perf_counter()
         rejected = self.writer.write(batch)
         if rejected:
+            now = self.clock.now_ms()
             retry = []
             for entry, reason in rejected:
                 log.warning("InfluxDB rejected the point of a message on %s: %s", log_topic(entry.topic), reason)
-                fake = mqtt.MQTTMessage(topic=entry.topic.encode())
-                fake.payload = entry.payload
-                retry.append(self._dead_letter(entry.topic, fake, "influx", reason))
+                retry.append(self._dead_letter(DeadLetter(entry.topic, entry.payload, "influx", reason, now), entry))
             still = self.writer.write(retry)
             for entry, reason in still:  # our own dead-letter format refused: cannot happen short of a bug
                 log.error("dead letter itself refused by InfluxDB, message on %s lost: %s", log_topic(entry.topic),
@@ -166,7 +151,7 @@ class IngestService:
         self.metrics.written.inc(len(batch) - len(rejected))
         newest = max((e.ts_ms for e in batch if e.ts_ms is not None), default=None)
         if newest is not None:
-            self.metrics.lag.set(max(0.0, time.time() - newest / 1000))
+            self.metrics.lag.set(max(0.0, (self.clock.now_ms() - newest) / 1000))
         self._ack(batch)
 
     def _ack(self, batch: list[Entry]) -> None:

@@ -92,9 +92,9 @@ class MqttPeer:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-        sock = self.client.socket()
-        if sock is not None:  # a refused connection leaves its socket to us
-            sock.close()
+        # a refused connection leaves its socket to us, and loop_start()'s wake-up socket pair stays open until
+        # the client is garbage-collected (whenever: it is in a cycle with us), each with a ResourceWarning
+        self.client._reset_sockets()  # noqa: SLF001
 
 
 class IngestProcess:

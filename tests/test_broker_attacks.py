@@ -18,7 +18,7 @@ from broker_config import Account, service_credentials
 from shouwang.procs import ChildProcess, free_port
 from tests.conftest import Services, now_ms, reading, write_config
 from tests.helpers import IngestProcess, MqttPeer, wait_for
-from tests.test_ingest import count, publish_all
+from tests.ingest.test_service import count, publish_all
 from wire.models import encode_state
 
 ATTACKER = "gw-z"
@@ -189,7 +189,7 @@ def test_gateway_writes_only_the_contracts_topic_shapes(services: Services, uid:
 
 def test_oversize_packet_is_refused_with_a_reason(services: Services, uid: str) -> None:
     """Above broker.max_packet_kib the broker refuses the packet (reason 149) and disconnects the client;
-    between 16 KiB and the limit a payload reaches ingest and is dead-lettered (tests/test_ingest.py)."""
+    between 16 KiB and the limit a payload reaches ingest and is dead-lettered (tests/ingest/test_service.py)."""
     atk = _attacker(services)
     try:
         atk.publish(f"sw/v1/{ATTACKER}/big-{uid}/reading", b"x" * (services.cfg.broker.max_packet_kib * 1024 + 1))

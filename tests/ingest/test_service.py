@@ -1,4 +1,5 @@
-"""Ingest against real Mosquitto and influxd: round trips, idempotency, outages, kills, bad input."""
+"""Ingest against real Mosquitto and influxd: round trips, idempotency, outages, kills, bad input; and the worker
+in process with an injected clock and line store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ground.clock import ManualClock
+from ingest.service import IngestService
+from ingest.writer import MemoryLineStore
 from shouwang.config import load_config
 from tests.conftest import Services, now_ms, reading
 from tests.helpers import IngestProcess, MqttPeer, wait_for
@@ -307,3 +311,40 @@ def test_plain_subscription_survives_a_broker_restart(services: Services, uid: s
                  what="the message published right after the broker restart")
     finally:
         proc.stop()
+
+
+def test_in_process_with_an_injected_clock_and_store(services: Services, uid: str) -> None:
+    """The worker on the real broker with a manual clock and the in-memory line store: arrival times, and so the
+    future-ts check, the dead letters' times and the lag, come from the clock it was given."""
+    env = {"SHOUWANG_INGEST__CLIENT_ID": f"svc_ingest_mem_{uid}", "SHOUWANG_INGEST__METRICS_PORT": "0",
+           "SHOUWANG_INGEST__SESSION_EXPIRY_S": "5"}
+    cfg = load_config(services.config_file, env=env)
+    clock = ManualClock(now_ms() - 86_400_000)  # a day behind the devices
+    store = MemoryLineStore()
+    svc = IngestService(cfg, clock=clock, store=store)
+    worker = threading.Thread(target=svc.run)
+    worker.start()
+    gw = services.gateway("gw-a")
+    try:
+        assert svc.consumer.ready.wait(20)
+        device = f"mem-{uid}"
+        ts = clock.now_ms() - 1000
+        ahead = now_ms()  # the devices' "now" is a day ahead of the worker's clock
+        publish_all(gw, [reading("gw-a", device, ts, 1, 5.0), reading("gw-a", device, ahead, 2, 6.0)])
+        # (retained presences of earlier tests arrive too, and may be in the worker's future as well)
+        dead = wait_for(lambda: [line for line in store.lines if line.startswith("dead_letter,code=ts ")
+                                 and f'topic="sw/v1/gw-a/{device}/reading"' in line],
+                        what="the dead letter of the message from the worker's future")
+        assert int(dead[0].rsplit(" ", 1)[1]) // 1_000_000 == clock.now_ms()  # stamped at arrival, by the clock
+        assert [line for line in store.lines if f"device={device}," in line] == [
+            f"water_meter,device={device},gateway=gw-a total_l=5.0,seq=1i {ts * 1_000_000}"]
+        m = svc.metrics.registry
+        wait_for(lambda: m.get_sample_value("ingest_pending_messages") == 0
+                 and m.get_sample_value("ingest_messages_acked_total") >= 2, what="both messages acknowledged")
+        assert m.get_sample_value("ingest_consumer_lag_seconds") == 1.0
+        assert m.get_sample_value("ingest_mqtt_connected") == 1.0 and m.get_sample_value("ingest_subscribed") == 1.0
+    finally:
+        gw.stop()
+        svc.stop()
+        worker.join(30)
+    assert not worker.is_alive() and store.closed
