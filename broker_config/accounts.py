@@ -30,7 +30,7 @@ class Account(StrEnum):
 #: (access, topic filter) per account: only what the service needs
 ACCOUNT_ACL: dict[Account, tuple[tuple[str, str], ...]] = {
     # every gateway message; dead letters; clearing retained copies of device messages (only a
-    # gateway's presence may stay retained: ingest.service.RetainedJanitor)
+    # gateway's presence may stay retained: ingest.pipeline.clears_retained)
     Account.INGEST: (("read", ALL_TOPICS), ("write", DEAD_LETTER_TOPIC), ("write", f"{ROOT}/+/+/+")),
     # every gateway message; alert events and retained alert states
     Account.ALERTS: (("read", ALL_TOPICS), ("readwrite", ALERTS_TOPICS)),

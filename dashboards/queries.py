@@ -3,7 +3,7 @@
 Queries use Grafana's InfluxDB macros: `$timeFilter` (the dashboard range) and
 `$__interval`; template variables as `${grid:raw}` (a regex of meter ids, inserted as is)
 and `$household` / `${household:text}` (a meter id and its household code).
-Measurements and tags are the storage layout of DESIGN.md: one measurement per kind,
+Measurements and tags are the storage layout (../shared/DESIGN.md, InfluxDB layout): one measurement per kind,
 `device_status` (tag `kind`), `gateway_state`, `dead_letter` (tag `code`) and `alert`
 (tags action, rule, severity, grid).
 """

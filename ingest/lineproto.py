@@ -1,4 +1,4 @@
-"""Line protocol for validated contract messages (measurements and tags per DESIGN.md).
+"""Line protocol for validated contract messages (measurements and tags: ../shared/DESIGN.md, InfluxDB layout).
 
 Tags are contract ids (already validated: no characters to escape); field keys come
 from the contract models. Only string field values need escaping. Numbers are always

@@ -1,7 +1,8 @@
 """Wire contract v1: ids, topics and message models shared by every Shouwang part.
 
 Everything that builds or parses a topic string or a payload goes through this
-package, so the contract lives in exactly one place (see DESIGN.md).
+package, so the contract lives in exactly one place (../shared/DESIGN.md, wire contract v1;
+README, "Wire contract v1").
 """
 
 from wire.errors import ContractError
