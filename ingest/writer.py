@@ -130,11 +130,10 @@ class BatchWriter:
     """Writes entries' lines; returns the entries InfluxDB refused with the reason."""
 
     def __init__(self, influx: LineStore, metrics: IngestMetrics, retry_max_s: float,
-                 stop: threading.Event, *, first_delay_s: float = 0.2) -> None:
+                 stop: threading.Event) -> None:
         self.influx = influx
         self.metrics = metrics
         self.retry_max_s = retry_max_s
-        self.first_delay_s = first_delay_s
         self.stop = stop
 
     def write(self, entries: Sequence[Entry]) -> list[tuple[Entry, str]]:
@@ -155,7 +154,7 @@ class BatchWriter:
 
     def _write_retrying(self, chunk: Sequence[Entry]) -> None:
         body = "\n".join(e.line for e in chunk).encode()
-        delay = self.first_delay_s
+        delay = 0.2
         while True:
             try:
                 self.influx.write(body, precision="ns")
