@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console.commands import add_api_commands  # `shouwang api` and its accounts (docs/console.md)
 
     add_api_commands(sub)
+    from shouwang.admin import add_admin_commands  # `shouwang backup|restore` (README: Running it for real)
+
+    add_admin_commands(sub)
     return p
 
 

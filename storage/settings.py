@@ -22,6 +22,9 @@ class InfluxConfig(Section):
     password: SecretStr = SecretStr("")
     token: SecretStr = Field(SecretStr(""), description="InfluxDB 2.x/3.x token (Authorization: Token ...)")
     timeout_s: float = Field(10.0, gt=0)
+    rpc_address: str = Field("", pattern=r"^$|^[A-Za-z0-9_.:\[\]-]+:\d{1,5}$",
+                             description="host:port of influxd's RPC (backup/restore) service; empty = port+1 of "
+                                         "the launched influxd")
 
     @property
     def base_url(self) -> str:
