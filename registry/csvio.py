@@ -3,7 +3,9 @@
 One file holds every record type; the `record` column says which (street, community,
 grid, building, household, station, zone, device, contact) and `parent` names the code
 of the place it belongs to. Columns that do not apply to a record type must be empty.
-Rows may come in any order. Every bad row is reported by row number (as a spreadsheet
+Rows may come in any order. Phone numbers (`phone` of a contact or a household) are digits with an optional
+leading `+`; spaces, '-' and parentheses people type are dropped, so the stored number works as a `tel:` link.
+A file without the `resident` or `phone` column (one written before they existed) leaves those values as they are. Every bad row is reported by row number (as a spreadsheet
 shows it: the header is row 1) and column; good rows are imported, each whole or not at
 all, in one transaction; a row whose parent was rejected is rejected too, saying so.
 """
@@ -35,16 +37,16 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("record", "code", "parent", "name", "flags", "sleep", "window_h", "away_until", "gateway", "kind",
            "interval_s", "step_l", "warning_m", "guaranteed_m", "rise_m_per_h", "schedule", "types", "role",
-           "channels", "language", "quiet_hours")
+           "channels", "language", "quiet_hours", "resident", "phone")
 RECORDS = ("street", "community", "grid", "building", "household", "station", "zone", "device", "contact")
 _COMMON = {"record", "code", "parent", "name"}
 APPLIES: dict[str, set[str]] = {
     **{r: set(_COMMON) for r in ("street", "community", "grid", "building")},
-    "household": _COMMON | {"flags", "sleep", "window_h", "away_until"},
+    "household": _COMMON | {"flags", "sleep", "window_h", "away_until", "resident", "phone"},
     "station": _COMMON | {"warning_m", "guaranteed_m", "rise_m_per_h"},
     "zone": _COMMON | {"schedule", "types"},
     "device": _COMMON | {"gateway", "kind", "interval_s", "step_l"},
-    "contact": _COMMON | {"role", "channels", "language", "quiet_hours"},
+    "contact": _COMMON | {"role", "channels", "language", "quiet_hours", "phone"},
 }
 #: where each device kind may be bound
 DEVICE_PLACES = {"water_meter": (Level.HOUSEHOLD,), "call_button": (Level.HOUSEHOLD,),
@@ -52,6 +54,8 @@ DEVICE_PLACES = {"water_meter": (Level.HOUSEHOLD,), "call_button": (Level.HOUSEH
 CAMERA_TYPES = {"motion", "intrusion", "line_crossing", "person"}
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 WINDOW_RANGE_H = (6.0, 8.0)
+PHONE_DIGITS = (3, 15)  # 110-style service numbers up to E.164's 15 digits
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]+")
 
 
 class RegistryFileError(ShouwangError):
@@ -124,6 +128,25 @@ def _range(col: str, text: str) -> tuple[int, int] | None:
         raise _Bad(col, str(exc)) from None
 
 
+def _phone(col: str, text: str) -> str:
+    """A phone number as stored: digits with an optional leading +, separators people type dropped."""
+    number = _PHONE_SEPARATORS.sub("", text)
+    digits = number.removeprefix("+")
+    lo, hi = PHONE_DIGITS
+    if not digits.isascii() or not digits.isdigit():
+        raise _Bad(col, "a phone number is digits with an optional leading + (spaces, '-' and brackets allowed)")
+    if not lo <= len(digits) <= hi:
+        raise _Bad(col, f"a phone number has {lo} to {hi} digits, this one {len(digits)}")
+    return number
+
+
+def _optional_phone(raw: dict[str, str]) -> str | None:
+    """The row's phone; "" if the cell is empty; None if the file has no phone column."""
+    if "phone" not in raw:
+        return None
+    return _phone("phone", raw["phone"]) if raw["phone"] else ""
+
+
 def _parse_values(record: str, raw: dict[str, str]) -> dict[str, Any]:
     v: dict[str, Any] = {"name": raw.get("name", "")}
     if record == "household":
@@ -140,6 +163,8 @@ def _parse_values(record: str, raw: dict[str, str]) -> dict[str, Any]:
             v["away_until"] = dt.date.fromisoformat(away).isoformat() if away else None
         except ValueError:
             raise _Bad("away_until", f"{away!r} is not a date like 2026-12-31") from None
+        v["resident"] = raw.get("resident")  # None: the file has no such column, keep what is stored
+        v["phone"] = _optional_phone(raw)
     elif record == "station":
         for col in ("warning_m", "guaranteed_m", "rise_m_per_h"):
             if not raw.get(col):
@@ -188,6 +213,7 @@ def _parse_values(record: str, raw: dict[str, str]) -> dict[str, Any]:
             raise _Bad("language", f"{lang!r} is not zh or en")
         v["language"] = lang
         v["quiet_hours"] = format_hhmm_range(_range("quiet_hours", raw.get("quiet_hours", "")))
+        v["phone"] = _optional_phone(raw)
     return v
 
 
@@ -319,6 +345,8 @@ class _Importer:
                 self.s.add(c)
             c.node_id, c.role, c.name, c.channels = parent.id, v["role"], v["name"], v["channels"]
             c.language, c.quiet_hours = v["language"], v["quiet_hours"]
+            if v["phone"] is not None:
+                c.phone = v["phone"]
             return
         level = Level(row.record)
         parent = self._parent(row, PARENT_LEVELS[level]) if PARENT_LEVELS[level] else None
@@ -336,6 +364,9 @@ class _Importer:
             h = node.household or Household(node_id=node.id)
             h.flags, (h.sleep_start_min, h.sleep_end_min) = v["flags"], v["sleep"]
             h.window_h, h.away_until = v["window_h"], v["away_until"]
+            for col in ("resident", "phone"):
+                if v[col] is not None:
+                    setattr(h, col, v[col])
             node.household = h
         elif level is Level.STATION:
             st = node.station or RiverStation(node_id=node.id, warning_m=0, guaranteed_m=0, rise_m_per_h=0)
@@ -433,7 +464,8 @@ def export_rows(db: Database) -> list[dict[str, str]]:
             if n.household:
                 h = n.household
                 extra = {"flags": h.flags.replace(",", ";"), "window_h": h.window_h, "away_until": h.away_until,
-                         "sleep": format_hhmm_range((h.sleep_start_min, h.sleep_end_min))}
+                         "sleep": format_hhmm_range((h.sleep_start_min, h.sleep_end_min)),
+                         "resident": h.resident, "phone": h.phone}
             elif n.station:
                 extra = {"warning_m": n.station.warning_m, "guaranteed_m": n.station.guaranteed_m,
                          "rise_m_per_h": n.station.rise_m_per_h}
@@ -445,7 +477,7 @@ def export_rows(db: Database) -> list[dict[str, str]]:
                            kind=d.kind, interval_s=d.interval_s, step_l=d.meter_step_l))
         for c in sorted(s.scalars(select(Contact)), key=lambda c: c.code):
             out.append(row(record="contact", code=c.code, parent=by_id[c.node_id].code, name=c.name, role=c.role,
-                           channels=c.channels, language=c.language, quiet_hours=c.quiet_hours))
+                           channels=c.channels, language=c.language, quiet_hours=c.quiet_hours, phone=c.phone))
     return out
 
 

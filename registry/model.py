@@ -73,6 +73,8 @@ class HouseholdInfo:
     sleep: tuple[int, int]
     window_h: float
     away_until: dt.date | None
+    resident: str = ""  # personal data: who lives there
+    phone: str = ""  # personal data: the household's phone, digits with an optional leading +
 
     def away_on(self, day: dt.date) -> bool:
         return self.away_until is not None and day <= self.away_until
@@ -112,6 +114,7 @@ class ContactInfo:
     channels: tuple[str, ...]
     language: str
     quiet: tuple[int, int] | None
+    phone: str = ""  # personal data: digits with an optional leading + (for tel: links), "" if unknown
 
     def quiet_at(self, minute_of_day: int) -> bool:
         """Whether a minute of the day lies in the contact's quiet hours (a contact without any: never)."""
@@ -154,6 +157,20 @@ class RegistrySnapshot:
         """Human-readable place, street first (personal data: notifications only, never logs)."""
         parts = [n.name or n.code for n in reversed(self.ancestors(code))]
         return " / ".join(parts) or code
+
+    def address(self, code: str) -> str:
+        """A household's 楼栋/单元/房号 as people say it ("3号楼 2单元 501": building name, then the household's
+        name unless it already starts with it); any other place's name; the code if the registry has no name.
+        Personal data: console and notifications only, never logs."""
+        node = self.nodes.get(code)
+        if node is None:
+            return code
+        name = node.name or node.code
+        if node.level is Level.HOUSEHOLD and node.parent and node.parent in self.nodes:
+            building = self.nodes[node.parent].name
+            if building and node.name and not node.name.startswith(building):
+                return f"{building} {node.name}"
+        return name
 
     def audience(self, place: str, roles: Iterable[Role | str]) -> list[ContactInfo]:
         """Contacts of the given roles responsible for a place (family only for households)."""
@@ -233,7 +250,7 @@ def load_snapshot(db: Database) -> RegistrySnapshot:
             code = by_id[h.node_id].code
             away = dt.date.fromisoformat(h.away_until) if h.away_until else None
             households[code] = HouseholdInfo(code, frozenset(_split(h.flags)), (h.sleep_start_min, h.sleep_end_min),
-                                             h.window_h, away)
+                                             h.window_h, away, h.resident, h.phone)
         stations = {by_id[r.node_id].code: StationInfo(by_id[r.node_id].code, r.warning_m, r.guaranteed_m,
                                                         r.rise_m_per_h) for r in s.scalars(select(RiverStation))}
         zones = {by_id[z.node_id].code: ZoneInfo(by_id[z.node_id].code, parse_hhmm_range(z.schedule),
@@ -244,7 +261,7 @@ def load_snapshot(db: Database) -> RegistrySnapshot:
         for c in s.scalars(select(Contact)):
             place = by_id[c.node_id].code
             contacts[place].append(ContactInfo(c.code, place, Role(c.role), c.name, _split(c.channels), c.language,
-                                               parse_hhmm_range(c.quiet_hours)))
+                                               parse_hhmm_range(c.quiet_hours), c.phone))
     grids: dict[str, list[str]] = defaultdict(list)
     sites: dict[str, list[str]] = defaultdict(list)
     for n in nodes.values():

@@ -36,6 +36,8 @@ class Household(Base):
     sleep_end_min: Mapped[int] = mapped_column(Integer, default=6 * 60 + 30)
     window_h: Mapped[float] = mapped_column(Float, default=7.0)
     away_until: Mapped[str | None] = mapped_column(String(10))  # ISO date, inclusive
+    resident: Mapped[str] = mapped_column(String(200), default="", server_default="")  # who lives there (户主)
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")  # digits, optionally a leading +
     node: Mapped[Node] = relationship(back_populates="household")
 
 
@@ -76,6 +78,7 @@ class Contact(Base):
     node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="RESTRICT"), index=True)
     role: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")  # digits, optionally a leading +
     channels: Mapped[str] = mapped_column(Text, default="")  # Apprise URLs, whitespace-separated
     language: Mapped[str] = mapped_column(String(8), default="zh")
     quiet_hours: Mapped[str] = mapped_column(String(20), default="")  # "22:00-07:00" or empty

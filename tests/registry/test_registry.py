@@ -107,8 +107,8 @@ def test_strict_and_dry_run_import_nothing(sqlite_db: Database) -> None:
 
 
 def test_file_level_problems(sqlite_db: Database, tmp_path: Path) -> None:
-    with pytest.raises(RegistryFileError, match="unknown column 'phone'"):
-        import_rows(sqlite_db, "record,code,parent,phone\n")
+    with pytest.raises(RegistryFileError, match="unknown column 'mobile'"):
+        import_rows(sqlite_db, "record,code,parent,mobile\n")
     with pytest.raises(RegistryFileError, match="missing column 'parent'"):
         import_rows(sqlite_db, "record,code\n")
     with pytest.raises(RegistryFileError, match="empty file"):
