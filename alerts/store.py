@@ -252,17 +252,23 @@ class AlertStore:
             s.flush()
             return AlertChange(_view(a), "escalated", now, "engine", "escalation")
 
-    def record_deliveries(self, alert_id: int, at: int, records: Iterable[DeliveryRecord]) -> int:
-        """Store each hand-off to the notifier; returns how many."""
+    def record_deliveries(self, alert_id: int, at: int, records: Sequence[DeliveryRecord]) -> list[int]:
+        """Store one delivery per recipient of a notification and its audit line (who was told, how many of each
+        status; codes and counts only) in one transaction; returns the deliveries' ids in order."""
         rows = [Delivery(alert_id=alert_id, at=at, event=r.event, step=r.step, contact=r.contact, role=r.role,
                          channels=r.channels, language=r.language, status=r.status, title=r.title[:300], body=r.body)
                 for r in records]
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.status] = counts.get(r.status, 0) + 1
         with self.db.session() as s, s.begin():
-            s.add_all(rows)
             a = self._get(s, alert_id)
+            s.add_all(rows)
             _audit(s, a, at, "notified", "engine", "notifier", a.state, a.state,
-                   f"{len(rows)} contacts: " + ", ".join(sorted({r.role for r in rows})))
-        return len(rows)
+                   f"{len(rows)} contacts ({', '.join(sorted({r.role for r in records}))}): "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            s.flush()
+            return [r.id for r in rows]
 
     # --- people's side (through alerts/actions.py) ----------------------------------------
 

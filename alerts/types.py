@@ -57,12 +57,37 @@ class Rule(StrEnum):
 # --- what rules ask the lifecycle to do ---------------------------------------------
 
 
+#: keys of timestamps in facts: left out of the code-only summary (the alert carries its own times)
+_TIME_KEYS = frozenset({"since", "last_seen"})
+
+
+def code_summary(rule: Rule, subject: str, facts: Mapping[str, Any]) -> str:
+    """The code-only line of an alert for logs and MQTT: rule, subject and the facts' ids, codes and figures,
+    e.g. ``water_inactivity hh-0002 reason=window hours=37.4 window_h=7``. Facts hold ids, codes and
+    numbers only (never names, addresses or phones), so neither does this; people read the sentence
+    notify.texts.alert_sentence renders from the facts in their language."""
+    parts = [f"{rule} {subject}"]
+    for k, v in facts.items():
+        if k in _TIME_KEYS or v is None:
+            continue
+        if isinstance(v, bool):
+            parts.append(f"{k}={'yes' if v else 'no'}")
+        elif isinstance(v, float):
+            parts.append(f"{k}={v:.4g}")
+        elif isinstance(v, int | str):
+            parts.append(f"{k}={v}")
+    return " ".join(parts)[:300]
+
+
 @dataclass(frozen=True, slots=True)
 class Raise:
     """Open an alert for (rule, subject), or merge into the active one.
 
     `episode` names the occurrence (e.g. when the inactivity began): the same episode is
     never raised twice, so replaying or restarting cannot re-raise a handled alert.
+    `details` are the alert's facts (stored with it as JSON): a `reason` code and the figures
+    behind it, under the keys documented per rule in notify/texts.py (FACTS); the texts people
+    read are rendered from them. `summary` is code-only (ids and figures) for logs and MQTT.
     """
 
     rule: Rule
@@ -70,9 +95,15 @@ class Raise:
     severity: Severity
     place: str  # registry node code the alert is about (household, station, zone, grid)
     episode: str
-    summary: str  # short, no personal data (it goes to MQTT and logs)
+    summary: str  # short, code-only, no personal data (it goes to MQTT and logs)
     details: Mapping[str, Any] = field(default_factory=dict)
     at_ms: int = 0
+
+    @classmethod
+    def of(cls, rule: Rule, subject: str, severity: Severity, place: str, episode: str, at_ms: int,
+           **facts: Any) -> Raise:
+        """A Raise carrying `facts`, with the code-only summary made from them."""
+        return cls(rule, subject, severity, place, episode, code_summary(rule, subject, facts), facts, at_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +112,7 @@ class Clear:
 
     rule: Rule
     subject: str
-    reason: str
+    reason: str  # a code (notify.texts CLEAR_REASON_WORDS): it is the timeline's note and goes to logs
     at_ms: int = 0
 
 

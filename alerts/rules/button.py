@@ -26,9 +26,9 @@ class CallButtonRule(BaseRule):
             log.warning("call button %s/%s is not in the registry; raising without a location",
                         msg.gateway, msg.device)
         if action in ("press", "long_press"):
-            return [Raise(Rule.CALL_BUTTON, subject, Severity.CRITICAL, place, f"{msg.device}:{msg.ts}",
-                          f"call button {msg.device} {action.replace('_', ' ')}",
-                          {"device": msg.device, "gateway": msg.gateway, "action": action}, msg.ts)]
+            return [Raise.of(Rule.CALL_BUTTON, subject, Severity.CRITICAL, place, f"{msg.device}:{msg.ts}", msg.ts,
+                             reason=action, device=msg.device, gateway=msg.gateway, action=action,
+                             registered=dev is not None)]
         if action == "cancel":
             return [Cancel(Rule.CALL_BUTTON, subject, self.cfg.cancel_window_s, msg.ts)]
         return []

@@ -18,7 +18,7 @@ class CameraRule(BaseRule):
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
         self.last_trigger: dict[tuple[str, str, str], int] = {}
-        self.recent: dict[str, deque[tuple[int, str, str, str]]] = {}  # site -> (ts, camera, zone, episode)
+        self.recent: dict[str, deque[tuple[int, str, str, str, str]]] = {}  # site -> (ts, camera, zone, episode, type)
         self.duplicates = 0
         self.out_of_schedule = 0
         self.low_score = 0
@@ -33,9 +33,9 @@ class CameraRule(BaseRule):
         zone = reg.zone_for(msg.device, ev_zone) or (dev.place if dev else "")
         if typ == "tamper":
             if state == "end":
-                return [Clear(Rule.CAMERA_TAMPER, msg.device, "tamper ended", now)]
-            return [Raise(Rule.CAMERA_TAMPER, msg.device, Severity.MAINTENANCE, zone, f"tamper-{msg.ts}",
-                          f"camera {msg.device} tampered or blocked", {"camera": msg.device}, msg.ts)]
+                return [Clear(Rule.CAMERA_TAMPER, msg.device, "tamper_ended", now)]
+            return [Raise.of(Rule.CAMERA_TAMPER, msg.device, Severity.MAINTENANCE, zone, f"tamper-{msg.ts}", msg.ts,
+                             reason="tamper", camera=msg.device, zone=zone)]
         if state == "end":
             return []
         zinfo = reg.zones.get(zone)
@@ -65,18 +65,16 @@ class CameraRule(BaseRule):
         while recent and msg.ts - recent[0][0] > window:
             recent.popleft()
         others = [r for r in recent if r[1] != msg.device or r[2] != zone]
-        recent.append((msg.ts, msg.device, zone, episode))
-        details = {"camera": msg.device, "type": typ, "score": msg.data.get("score"), "zone": zone}
+        recent.append((msg.ts, msg.device, zone, episode, typ))
+        facts = {"reason": typ, "type": typ, "camera": msg.device, "zone": zone, "score": msg.data.get("score")}
         if not others:
-            return [Raise(Rule.CAMERA_INTRUSION, zone, Severity.WARNING, zone, episode,
-                          f"{typ.replace('_', ' ')} by {msg.device} in zone {zone}", details, msg.ts)]
+            return [Raise.of(Rule.CAMERA_INTRUSION, zone, Severity.WARNING, zone, episode, msg.ts, **facts)]
         # two cameras or two zones agree: a real person far more likely than a cat or a shadow
         cams, zones = {o[1] for o in others} | {msg.device}, {o[2] for o in others} | {zone}
-        confirmed = f"{typ.replace('_', ' ')} in zone {zone} confirmed by {len(cams)} cameras / {len(zones)} zones"
-        out: list[Action] = [Raise(Rule.CAMERA_INTRUSION, zone, Severity.MAJOR, zone, episode, confirmed,
-                                   {**details, "confirmed": True}, msg.ts)]
-        for ts, cam, z, ep in others:
+        out: list[Action] = [Raise.of(Rule.CAMERA_INTRUSION, zone, Severity.MAJOR, zone, episode, msg.ts, **facts,
+                                      confirmed=True, cameras=len(cams), zones=len(zones))]
+        for ts, cam, z, ep, t in others:
             if z != zone:
-                out.append(Raise(Rule.CAMERA_INTRUSION, z, Severity.MAJOR, z, ep,
-                                 f"intrusion in zone {z} confirmed by zone {zone}", {"confirmed": True}, ts))
+                out.append(Raise.of(Rule.CAMERA_INTRUSION, z, Severity.MAJOR, z, ep, ts, reason=t, type=t, camera=cam,
+                                    zone=z, confirmed=True, confirmed_by_zone=zone))
         return out

@@ -62,7 +62,7 @@ class HealthRule(BaseRule):
         i = self.seen(msg.device, now)
         if i is not None and self.silent[i]:
             self.silent[i] = False
-            out.append(Clear(Rule.DEVICE_SILENT, msg.device, "device reports again", now))
+            out.append(Clear(Rule.DEVICE_SILENT, msg.device, "reporting_again", now))
         volts = msg.data.get("battery_v")
         if volts is not None:
             out += self._battery(msg, float(volts), now)
@@ -73,12 +73,12 @@ class HealthRule(BaseRule):
         if volts < self.cfg.battery_low_v and low_since is None:
             self.battery_low[msg.device] = msg.ts
             dev = self.ctx.registry().devices.get(msg.device)
-            return [Raise(Rule.BATTERY_LOW, msg.device, Severity.MAINTENANCE, dev.place if dev else "",
-                          f"low-{msg.ts}", f"battery of {msg.device} at {volts:.2f} V",
-                          {"battery_v": volts, "kind": msg.kind.value}, msg.ts)]
+            return [Raise.of(Rule.BATTERY_LOW, msg.device, Severity.MAINTENANCE, dev.place if dev else "",
+                             f"low-{msg.ts}", msg.ts, reason="below_threshold", device=msg.device,
+                             kind=msg.kind.value, battery_v=round(volts, 3), threshold_v=self.cfg.battery_low_v)]
         if volts >= self.cfg.battery_ok_v and low_since is not None:
             del self.battery_low[msg.device]
-            return [Clear(Rule.BATTERY_LOW, msg.device, f"battery at {volts:.2f} V", now)]
+            return [Clear(Rule.BATTERY_LOW, msg.device, "battery_ok", now)]
         return []
 
     def on_state(self, msg: StateMessage, now: int) -> list[Action]:
@@ -88,7 +88,7 @@ class HealthRule(BaseRule):
         self.offline_since.pop(msg.gateway, None)
         if msg.gateway in self.offline_alerted:
             self.offline_alerted.discard(msg.gateway)
-            return [Clear(Rule.GATEWAY_OFFLINE, msg.gateway, "gateway back online", now)]
+            return [Clear(Rule.GATEWAY_OFFLINE, msg.gateway, "back_online", now)]
         return []
 
     def _gateway_place(self, gateway: str) -> str:
@@ -104,9 +104,9 @@ class HealthRule(BaseRule):
         for gw, since in self.offline_since.items():
             if gw not in self.offline_alerted and now - since >= limit:
                 self.offline_alerted.add(gw)
-                out.append(Raise(Rule.GATEWAY_OFFLINE, gw, Severity.MAINTENANCE, self._gateway_place(gw),
-                                 f"offline-{since}", f"gateway {gw} offline for {(now - since) / 60000:.0f} min",
-                                 {"since": since}, now))
+                out.append(Raise.of(Rule.GATEWAY_OFFLINE, gw, Severity.MAINTENANCE, self._gateway_place(gw),
+                                    f"offline-{since}", now, reason="last_will", gateway=gw, since=since,
+                                    minutes=round((now - since) / 60_000, 1), limit_min=self.cfg.gateway_offline_min))
         if now < self._next_check:
             return out
         self._next_check = now + CHECK_EVERY_MS
@@ -118,7 +118,8 @@ class HealthRule(BaseRule):
                 d = self.ids[i]
                 dev = reg.devices.get(d)
                 last = int(self.last_seen[i])
-                out.append(Raise(Rule.DEVICE_SILENT, d, Severity.MAINTENANCE, dev.place if dev else "",
-                                 f"silent-{last}", f"{d} silent for {(now - last) / 60000:.0f} min",
-                                 {"last_seen": last, "kind": dev.kind if dev else ""}, now))
+                out.append(Raise.of(Rule.DEVICE_SILENT, d, Severity.MAINTENANCE, dev.place if dev else "",
+                                    f"silent-{last}", now, reason="no_report", device=d, kind=dev.kind if dev else "",
+                                    last_seen=last, minutes=round((now - last) / 60_000, 1),
+                                    limit_min=round(int(self.limit_ms[i]) / 60_000, 1)))
         return out

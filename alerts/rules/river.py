@@ -27,7 +27,7 @@ from wire.models import Channel, Kind, Message
 log = logging.getLogger(__name__)
 MAX_FLOOD_RATE_M_PER_H = 2.0  # faster than any river here rises: beyond it a jump needs confirmation
 STAGE_SEVERITY = {1: Severity.MAJOR, 2: Severity.CRITICAL}
-STAGE_NAMES = {1: "warning level", 2: "guaranteed level"}
+STAGE_LINES = {1: "warning", 2: "guaranteed"}  # the line a stage is above (facts' `line`)
 
 
 @dataclass
@@ -120,16 +120,16 @@ class RiverRule(BaseRule):
             s.last_raw, s.unchanged_since, s.unchanged_count = level, ts, 1
             if s.stuck:
                 s.stuck = False
-                return [Clear(Rule.RIVER_SENSOR, st.code, "gauge reading changes again", ts)]
+                return [Clear(Rule.RIVER_SENSOR, st.code, "gauge_changes", ts)]
             return []
         s.unchanged_count += 1
         # a real river never repeats a reading to the millimetre for long; a frozen radar does
         if not s.stuck and s.unchanged_since is not None and s.unchanged_count >= self.cfg.river_stuck_samples \
                 and ts - s.unchanged_since >= self.cfg.river_stuck_min * 60_000:
             s.stuck = True
-            return [Raise(Rule.RIVER_SENSOR, st.code, Severity.MAINTENANCE, st.code, f"stuck-{s.unchanged_since}",
-                          f"gauge at {st.code} stuck at {level:.3f} m for {(ts - s.unchanged_since) / 60_000:.0f} min",
-                          {"level_m": level}, ts)]
+            return [Raise.of(Rule.RIVER_SENSOR, st.code, Severity.MAINTENANCE, st.code, f"stuck-{s.unchanged_since}",
+                             ts, reason="stuck", level_m=round(level, 3), since=s.unchanged_since,
+                             minutes=round((ts - s.unchanged_since) / 60_000, 1), samples=s.unchanged_count)]
         return []
 
     def fit(self, s: StationState, now: int) -> tuple[float, float] | None:
@@ -162,9 +162,10 @@ class RiverRule(BaseRule):
             if s.stage == 0:
                 s.episode = f"flood-{ts}"
             s.stage, s.below_since = stage_now, None
-            out.append(Raise(Rule.RIVER_LEVEL, st.code, STAGE_SEVERITY[stage_now], st.code, s.episode,
-                             f"{st.code} at {level:.2f} m, above the {STAGE_NAMES[stage_now]} "
-                             f"({lines[stage_now - 1]:.2f} m)", details, ts))
+            line = STAGE_LINES[stage_now]
+            out.append(Raise.of(Rule.RIVER_LEVEL, st.code, STAGE_SEVERITY[stage_now], st.code, s.episode, ts,
+                                reason=f"above_{line}", line=line, line_m=lines[stage_now - 1], stage=stage_now,
+                                **details))
         elif s.stage > 0:
             clear_line = lines[s.stage - 1] - self.cfg.river_hysteresis_m
             if level < clear_line:
@@ -173,8 +174,7 @@ class RiverRule(BaseRule):
                 elif ts - s.below_since >= self.cfg.river_clear_hold_min * 60_000:
                     s.stage, s.below_since = sum(level >= ln for ln in lines), None
                     if s.stage == 0:
-                        out.append(Clear(Rule.RIVER_LEVEL, st.code, f"level {level:.2f} m below the warning level "
-                                         f"for {self.cfg.river_clear_hold_min:g} min", ts))
+                        out.append(Clear(Rule.RIVER_LEVEL, st.code, "level_below", ts))
             else:
                 s.below_since = None
         out += self._rise(st, s, ts, level, rate, eta_min, details)
@@ -191,16 +191,18 @@ class RiverRule(BaseRule):
             s.rise_quiet_since = None
             if not s.rising:
                 s.rising, s.rise_episode = True, f"rise-{ts}"
-                what = f"rising {rate:.2f} m/h" + (f", {eta_min:.0f} min to the next line" if eta_min else "")
-                return [Raise(Rule.RIVER_RISE, st.code, Severity.WARNING, st.code, s.rise_episode,
-                              f"{st.code} {what}", details, ts)]
+                nxt = next((k for k, ln in ((1, st.warning_m), (2, st.guaranteed_m)) if level < ln), None)
+                return [Raise.of(Rule.RIVER_RISE, st.code, Severity.WARNING, st.code, s.rise_episode, ts,
+                                 reason="fast" if fast else "forecast", limit_m_per_h=st.rise_m_per_h,
+                                 next_line=STAGE_LINES[nxt] if nxt else None,
+                                 next_line_m=(st.warning_m, st.guaranteed_m)[nxt - 1] if nxt else None, **details)]
             return []
         if s.rising and rate < st.rise_m_per_h / 2 and not soon:
             if s.rise_quiet_since is None:
                 s.rise_quiet_since = ts
             elif ts - s.rise_quiet_since >= self.cfg.river_clear_hold_min * 60_000:
                 s.rising, s.rise_quiet_since = False, None
-                return [Clear(Rule.RIVER_RISE, st.code, f"rise slowed to {rate:.2f} m/h", ts)]
+                return [Clear(Rule.RIVER_RISE, st.code, "rise_slowed", ts)]
         elif s.rising:
             s.rise_quiet_since = None
         return []

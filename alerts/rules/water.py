@@ -159,7 +159,7 @@ class WaterRule(BaseRule):
         was_alerted = self.alerted[h] == self.last_use[h]
         self.last_use[h] = used_at
         if was_alerted:
-            return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water used again", now)]
+            return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water_used", now)]
         return []
 
     def _flow(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None,
@@ -175,13 +175,14 @@ class WaterRule(BaseRule):
             if not m.flow_alerted and ts - m.flow_since >= self.cfg.flow_continuous_h * 3_600_000:
                 m.flow_alerted = True
                 hours = (ts - m.flow_since) / 3_600_000
-                return [Raise(Rule.WATER_FLOW, m.place, Severity.MAJOR, m.place, f"flow-{m.flow_since}",
-                              f"water running without a break for {hours:.1f} h at {device}",
-                              {"device": device, "since": m.flow_since, "leak_flag": bool(leak_flag)}, ts)]
+                return [Raise.of(Rule.WATER_FLOW, m.place, Severity.MAJOR, m.place, f"flow-{m.flow_since}", ts,
+                                 reason="leak_flag" if leak_flag else "continuous", device=device,
+                                 since=m.flow_since, hours=round(hours, 2), limit_h=self.cfg.flow_continuous_h,
+                                 leak_flag=bool(leak_flag))]
             return []
         out: list[Action] = []
         if m.flow_alerted:
-            out.append(Clear(Rule.WATER_FLOW, m.place, "flow stopped", ts))
+            out.append(Clear(Rule.WATER_FLOW, m.place, "flow_stopped", ts))
         m.flow_since, m.flow_alerted = None, False
         return out
 
@@ -255,6 +256,7 @@ class WaterRule(BaseRule):
         idx, reason = self.evaluate(now)
         out: list[Action] = []
         reg = self.ctx.registry()
+        learned_thr = self._threshold(*self._slot(now)) if (reason == 1).any() else None
         for i, why in zip(idx.tolist(), reason.tolist(), strict=True):
             code = self.codes[i]
             since = int(self.last_use[i])
@@ -262,9 +264,11 @@ class WaterRule(BaseRule):
             self.alerted_today[i] = True
             hours = (now - since) / 3_600_000
             window_h = reg.households[code].window_h if code in reg.households else 0
-            out.append(Raise(Rule.WATER_INACTIVITY, code, Severity.MAJOR, code, f"since-{since}",
-                             f"no water use at {code} for {hours:.1f} h ({REASONS[why]} rule, window {window_h:g} h)",
-                             {"since": since, "hours": round(hours, 2), "reason": REASONS[why]}, now))
+            # the facts behind the reason: the window (awake hours), the learned usual gap, or the hard cap
+            limit = {"threshold_h": round(float(learned_thr[i]) / 60, 2)} if learned_thr is not None and why == 1 \
+                else {"cap_h": self.cfg.inactivity_hard_cap_h} if why == 2 else {}
+            out.append(Raise.of(Rule.WATER_INACTIVITY, code, Severity.MAJOR, code, f"since-{since}", now,
+                                reason=REASONS[why], hours=round(hours, 2), window_h=window_h, since=since, **limit))
         self.learn(now)
         return out
 

@@ -56,9 +56,9 @@ def test_press_reaches_grid_worker_and_family_then_escalates_to_every_channel(
     setup.press()
     hook = http_receiver.wait(lambda rs: [r for r in rs if r.path == "/hook/c-gw1"])[0].json()
     # the grid worker (zh) gets who, what, since when, what to do and a signed link
-    assert hook["title"].startswith("[紧急] 一键呼叫 — hh-0001")
+    assert hook["title"].startswith("[紧急] 一键呼叫 — Room 301")
     msg = hook["message"]
-    assert "住户/地点：hh-0001（Qianjin Street / Riverside Community / Grid 1 / Building 3 / Room 301）" in msg
+    assert "情况：按下一键呼叫\n住户/地点：Qianjin Street / Riverside Community / Grid 1 / Building 3 / Room 301" in msg
     assert "开始时间：2026-11-02 08:00（刚刚）" in msg and "请立即回电或上门" in msg
     assert "Chen Jie（家属）" in msg
     link = re.search(r"http://console\.test/ack/[A-Za-z0-9_.-]+", msg).group(0)
@@ -66,7 +66,7 @@ def test_press_reaches_grid_worker_and_family_then_escalates_to_every_channel(
     assert claim.contact == "c-gw1"
     # the family member's phone (ntfy, zh) gets their own link
     fam = http_receiver.wait(lambda rs: [r for r in rs if r.json().get("topic") == "fam1"])[0].json()
-    assert "hh-0001" in fam["title"] and "/ack/" in fam["message"] and "http://console.test/family" in fam["message"]
+    assert "Room 301" in fam["title"] and "/ack/" in fam["message"] and "http://console.test/family" in fam["message"]
     # nobody acknowledges: 5 min -> community duty (DingTalk format), 15 min -> street duty (e-mail, en)
     for _ in range(16):
         setup.clock.advance(60)
@@ -78,9 +78,9 @@ def test_press_reaches_grid_worker_and_family_then_escalates_to_every_channel(
     deadline_msgs = smtp_receiver.messages
     assert len(deadline_msgs) == 1
     mail = deadline_msgs[0]
-    assert mail["To"] == "duty@example.org" and "[escalated] [CRITICAL] Call button pressed — hh-0001" in mail["Subject"]
+    assert mail["To"] == "duty@example.org" and "[escalated] [CRITICAL] Call button pressed — Room 301" in mail["Subject"]
     text = mail.get_body(("plain",)).get_content()
-    assert "Household/place: hh-0001 (Qianjin Street" in text and "What to do: Call back or go there at once" in text
+    assert "What: call button pressed" in text and "Household/place: Qianjin Street" in text and "What to do: Call back or go there at once" in text
     assert "Since: 2026-11-02 08:00 (15 min ago)" in text
     # the stored record answers "was the family told?"
     [alert] = setup.store.active(Rule.CALL_BUTTON)
@@ -173,7 +173,7 @@ def test_quiet_hours_hold_non_critical_into_one_digest_but_critical_goes_at_once
         assert len(digests) == 1
         d = digests[0].json()
         assert d["title"] == "[digest] 2 alerts during quiet hours"
-        assert "Water running continuously — hh-0002 — now: open" in d["message"]
+        assert "Water running continuously — hh-0002: water running without a break — now: open" in d["message"]
         assert "Battery low — hh-0002" in d["message"]
         statuses = [r["status"] for a in s.store.all() for r in delivery_report(notify_db, a.id)]
         assert sorted(statuses) == ["digested", "digested", "sent"]
@@ -252,7 +252,7 @@ def test_dev_mode_records_but_never_pushes(notify_db: Database, tmp_path: Path, 
         [alert] = AlertStore(notify_db).active(Rule.CALL_BUTTON)
         report = delivery_report(notify_db, alert.id)
         assert {d["status"] for d in report} == {"recorded"} and len(report) == 2
-        assert "hh-0001" in report[0]["title"]
+        assert "Room 301" in report[0]["title"]
         assert http_receiver.received == []
     finally:
         notifier.close()
@@ -265,12 +265,12 @@ def test_wecom_and_feishu_bot_formats(setup: Setup, http_receiver: HttpReceiver)
     assert wecom.headers["content-type"].startswith("application/json")
     assert body["msgtype"] == "text"
     text = body["text"]["content"]
-    assert text.startswith("[CRITICAL] Call button pressed — hh-0003")
-    assert "Household/place: hh-0003 (Qianjin Street / Riverside Community / Grid 2 / Building 7 / Room 101)" in text
+    assert text.startswith("[CRITICAL] Call button pressed — Room 101")
+    assert "Household/place: Qianjin Street / Riverside Community / Grid 2 / Building 7 / Room 101" in text
     assert "I'm on it (tap to acknowledge): http://console.test/ack/" in text
     feishu = http_receiver.wait(lambda rs: [r for r in rs if r.path == "/open-apis/bot/v2/hook/TOKF3/"])[0].json()
     assert feishu["msg_type"] == "text" and "一键呼叫" in feishu["content"]["text"]
-    assert "住户/地点：hh-0003" in feishu["content"]["text"]
+    assert "住户/地点：Qianjin Street / Riverside Community / Grid 2 / Building 7 / Room 101" in feishu["content"]["text"]
     # nobody of grid 1 heard about it
     assert setup.notifier.flush(5)
     assert not http_receiver.on("/hook/c-gw1") and not [r for r in http_receiver.received
