@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from alerts.clock import Clock
 from alerts.lifecycle import AlertChange
 from alerts.sinks import Sink
 from alerts.store import AlertStore
+from ground.clock import Clock
 from registry.model import set_away
 
 log = logging.getLogger(__name__)

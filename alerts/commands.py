@@ -8,20 +8,21 @@ import datetime as dt
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from alerts.settings import AlertsSettings
 from storage.sql import Database
 
 if TYPE_CHECKING:
+    from alerts.notifier import NotifierFactory
     from alerts.sinks import Sink
 
 log = logging.getLogger(__name__)
 
 
 def _now_ms() -> int:
-    from alerts.clock import SystemClock
+    from ground.clock import SystemClock
 
     return SystemClock().now_ms()
 
@@ -35,11 +36,11 @@ def _fmt_ms(ms: int | None) -> str:
 # --- alerts ---------------------------------------------------------------------------------
 
 
-def alerts_run(cfg: AlertsSettings) -> int:
-    """Run the rules engine service until SIGTERM/SIGINT."""
+def alerts_run(cfg: AlertsSettings, notifier: NotifierFactory) -> int:
+    """Run the rules engine service until SIGTERM/SIGINT, delivering through the notifier the top gives."""
     from alerts.service import AlertsService
 
-    svc = AlertsService(cfg)
+    svc = AlertsService(cfg, notifier=notifier)
     signal.signal(signal.SIGTERM, lambda *_: svc.stop())
     signal.signal(signal.SIGINT, lambda *_: svc.stop())
     svc.run()
@@ -90,8 +91,8 @@ def alerts_show(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 def alerts_transition(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     """acknowledge | dispatch | resolve | close an alert as a person, from the command line."""
     from alerts.actions import Actor, AlertActions
-    from alerts.clock import SystemClock
     from alerts.store import AlertStore
+    from ground.clock import SystemClock
 
     actor = Actor(args.by, "cli")
     with Database.from_config(cfg) as db, _sinks(cfg) as sinks:
@@ -208,11 +209,11 @@ def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_alert_commands(sub: argparse._SubParsersAction) -> None:
-    """Define `shouwang alerts ...`."""
+def add_alert_commands(sub: argparse._SubParsersAction, notifier: Callable[[Any], NotifierFactory]) -> None:
+    """Define `shouwang alerts ...`; notifier(config) gives the engine's notifier (the top's, from notify/)."""
     p = sub.add_parser("alerts", help="rules engine service (default); list and handle alerts")
     asub = p.add_subparsers(dest="alerts_command")
-    p.set_defaults(func=alerts_dispatch)
+    p.set_defaults(func=alerts_dispatch, notifier=notifier)
     asub.add_parser("run", help="run the rules engine (the default)")
     ls = asub.add_parser("list", help="active alerts (--all: every alert)")
     ls.add_argument("--all", action="store_true")
@@ -238,7 +239,7 @@ def add_alert_commands(sub: argparse._SubParsersAction) -> None:
 def alerts_dispatch(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     cmd = args.alerts_command or "run"
     if cmd == "run":
-        return alerts_run(cfg)
+        return alerts_run(cfg, args.notifier(cfg))
     if cmd == "list":
         return alerts_list(cfg, args)
     if cmd == "show":

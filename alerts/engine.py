@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from alerts.clock import Clock
 from alerts.lifecycle import AlertChange
 from alerts.manager import AlertManager
 from alerts.notifier import Notifier
@@ -23,6 +22,7 @@ from alerts.rules.water import WaterRule
 from alerts.settings import AlertsConfig
 from alerts.sinks import Sink
 from alerts.store import AlertStore
+from ground.clock import Clock
 from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.sql import Database
 from wire.models import Message, StateMessage

@@ -2,9 +2,10 @@
 
 The engine (alerts/manager.py) builds a Notification (alert, event, recipients from the
 registry, location and household contacts) and hands it to a Notifier. The implementations
-live beside the alerts they deliver, in notify/: StoreNotifier records one delivery per
-recipient in the store, ChannelNotifier also sends them through each contact's Apprise URLs.
-MemoryNotifier here keeps them in a list. A Notification carries facts; the texts people read
+live beside the alerts they deliver, in notify/ (which sits above alerts/: nothing here imports
+it): StoreNotifier records one delivery per recipient in the store, ChannelNotifier also sends
+them through each contact's Apprise URLs. The engine's service hosts a ServiceNotifier that the
+top (shouwang/services.py) gives it as a NotifierFactory. MemoryNotifier here keeps them in a list. A Notification carries facts; the texts people read
 are rendered from them in each contact's language (notify/texts.py).
 Location and contact names are personal data: they live in notifications and the store,
 never in topics, tags or logs.
@@ -12,11 +13,14 @@ never in topics, tags or logs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from alerts.lifecycle import AlertView
-from registry.model import ContactInfo
+from ground.clock import Clock
+from registry.model import ContactInfo, RegistrySnapshot
+from storage.sql import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,19 @@ class Notifier(Protocol):
     """Something that takes notifications and gets them to people (or records that it would)."""
 
     def notify(self, n: Notification) -> None: ...
+
+
+class ServiceNotifier(Notifier, Protocol):
+    """A notifier the engine's service hosts: it reads contacts from the engine's live registry and is closed with
+    the service (its sends and timers stop; what is still queued stays in the store for the next start)."""
+
+    def bind_registry(self, fn: Callable[[], RegistrySnapshot]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: builds the service's notifier on the service's store and clock (the top supplies it: notify/ is above alerts/)
+NotifierFactory = Callable[[Database, Clock], ServiceNotifier]
 
 
 class MemoryNotifier:

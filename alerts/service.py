@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.clock import Clock, ReplayClock, SystemClock
 from alerts.engine import Engine
+from alerts.notifier import NotifierFactory
 from alerts.rebuild import rebuild, save_routine
 from alerts.settings import AlertsSettings
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
@@ -54,7 +55,9 @@ class ServiceCounters:
 class AlertsService:
     """The engine behind an MQTT subscription, with InfluxDB and MQTT sinks."""
 
-    def __init__(self, cfg: AlertsSettings, clock: Clock | None = None) -> None:
+    def __init__(self, cfg: AlertsSettings, clock: Clock | None = None, *, notifier: NotifierFactory) -> None:
+        """notifier builds the notifier the service hosts on its store and clock (the top gives the one that
+        delivers: notify.dispatch.ChannelNotifier, see shouwang/services.py)."""
         self.cfg = cfg
         self.acfg = cfg.alerts
         if clock is None and cfg.alerts.replay_start_ms is not None:
@@ -75,9 +78,7 @@ class AlertsService:
             sinks.append(self.influx_sink)
         if self.acfg.publish_mqtt:
             sinks.append(MqttAlertSink(self._publish))
-        from notify.dispatch import ChannelNotifier  # push delivery through Apprise (docs/console.md)
-
-        self.notifier = ChannelNotifier(self.db, cfg, self.clock)
+        self.notifier = notifier(self.db, self.clock)
         self.engine = Engine(self.acfg, self.db, self.clock, notifier=self.notifier, sinks=sinks)
         self.notifier.bind_registry(self.engine.registry)
         self.routine_file = cfg.state_path / "alerts" / "routine.npz"
@@ -99,8 +100,7 @@ class AlertsService:
         # gateway's birth carries the real time of its connection
         replay = self.clock if isinstance(self.clock, ReplayClock) else None
         try:
-            decoded = decode(msg.topic, msg.payload, now_ms=(replay.wall if replay else self.clock).now_ms(),
-                             max_future_ms=self.cfg.ingest.max_future_skew_s * 1000)
+            decoded = decode(msg.topic, msg.payload, now_ms=(replay.wall if replay else self.clock).now_ms())
         except ContractError as exc:
             # ingest dead-letters it with the reason; here it is only counted
             self.counters.rejected += 1

@@ -1,5 +1,6 @@
 """The alerts engine's section of the config (`[alerts]`: rules, lifecycle, escalation), and what the engine's
-service needs of the assembled config (its notifications' sections are notify.settings')."""
+service needs of the assembled config. Notifications have their own section (`[notify]`, notify/settings.py),
+assembled beside this one by the top (shouwang/config.py); the engine only holds the notifier it is given."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from pydantic import Field, SecretStr
 
 from broker_config.settings import SERVICE_CLIENT_ID, BrokerSettings
 from ground.section import Section
-from ingest.settings import IngestConfig
-from notify.settings import LinkSettings, NotifyConfig
 from storage.settings import InfluxConfig
 
 
@@ -39,11 +38,6 @@ class AlertsConfig(Section):
                                                       "schedules (IANA name)")
     publish_mqtt: bool = Field(True, description="publish alert events under sw/alerts/v1/...")
     write_influx: bool = Field(True, description="write alert events to the InfluxDB measurement 'alert'")
-    replay_start_ms: int | None = Field(None, ge=0, description="set by `shouwang up` while simulated devices replay "
-                                                                 "today from this instant: the engine's clock follows "
-                                                                 "the replay (alerts.clock.ReplayClock) instead of the "
-                                                                 "wall clock until it catches up")
-    replay_speed: float = Field(1.0, gt=0, description="speed of that replay")
     grid_tag_max: int = Field(5000, ge=0, description="tag alert points with the grid code only while the "
                                                       "registry has at most this many grids (series cardinality)")
     cancel_window_s: int = Field(120, ge=0, description="a call-button cancel this soon after the press closes "
@@ -85,11 +79,8 @@ class AlertsConfig(Section):
 
 
 class AlertsSettings(BrokerSettings, Protocol):
-    """What the alerts engine, its store and its notifications need of the assembled config."""
+    """What the alerts engine and its store need of the assembled config."""
 
     mode: str
     influx: InfluxConfig
-    ingest: IngestConfig
     alerts: AlertsConfig
-    notify: NotifyConfig
-    api: LinkSettings

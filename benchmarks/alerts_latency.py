@@ -41,7 +41,7 @@ from alerts.service import AlertsService  # noqa: E402
 from broker_config import add_gateway  # noqa: E402
 from shouwang.config import load_config  # noqa: E402
 from shouwang.procs import free_port, free_port_pair  # noqa: E402
-from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
+from shouwang.services import alerts_notifier, influxd_process, mosquitto_process  # noqa: E402
 from roundtrip import RoundTrip  # noqa: E402  (benchmarks/ is sys.path[0] for a script)
 from stackrig import registry_csv  # noqa: E402
 from wire import Message, encode  # noqa: E402
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             rep = import_rows(db, registry_csv(HOUSEHOLDS, LOAD_GATEWAYS, BUTTON_GATEWAY))
             assert not rep.errors, rep.errors[:3]
             print(f"registry: {rep.created} records imported in {time.perf_counter() - t:.1f} s")
-        svc = AlertsService(cfg)
+        svc = AlertsService(cfg, notifier=alerts_notifier(cfg))
         opened: dict[str, int] = {}
         got = threading.Condition()
 

@@ -45,7 +45,7 @@ from console.auth import create_user  # noqa: E402
 from console.scope import UserRole  # noqa: E402
 from shouwang.config import load_config  # noqa: E402
 from shouwang.procs import ChildProcess, free_port, free_port_pair, port_open  # noqa: E402
-from shouwang.services import influxd_process, mosquitto_process  # noqa: E402
+from shouwang.services import alerts_notifier, influxd_process, mosquitto_process  # noqa: E402
 from tests.notify.receivers import HttpReceiver  # noqa: E402
 from roundtrip import RoundTrip  # noqa: E402  (benchmarks/ is sys.path[0] for a script)
 from wire import Message, encode  # noqa: E402
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             rep = import_rows(db, registry_csv(presses, receiver.port))
             assert not rep.errors, rep.errors[:3]
             create_user(db, load_snapshot(db), "bench", PASSWORD, UserRole.COMMUNITY_STAFF, ["cm-b"], now=0)
-        svc = AlertsService(cfg)
+        svc = AlertsService(cfg, notifier=alerts_notifier(cfg))
         runner = threading.Thread(target=svc.run, name="alerts-service", daemon=True)
         runner.start()
         if not svc.ready.wait(30):

@@ -39,9 +39,9 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def user_add(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
-    from alerts.clock import SystemClock
     from console.auth import AccountError, create_user
     from console.scope import UserRole
+    from ground.clock import SystemClock
     from registry.model import load_snapshot
     from storage.sql import Database
 

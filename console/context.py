@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.actions import Actor, AlertActions
-from alerts.clock import Clock, SystemClock
 from alerts.lifecycle import AlertChange
 from alerts.sinks import change_payload
 from alerts.store import AlertStore
@@ -19,6 +18,7 @@ from console.scope import Scope, children_of
 from console.settings import ConsoleSettings
 from console.stream import Hub
 from console.tables import AuditLog
+from ground.clock import Clock, SystemClock
 from notify.links import AckLinks
 from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.influx import InfluxClient

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from alerts.settings import AlertsSettings
 from broker_config.settings import SERVICE_CLIENT_ID
 from ground.section import Section
+from notify.settings import NotifySettings
 
 
 class ApiConfig(Section):
@@ -67,7 +67,7 @@ class ApiConfig(Section):
         return self.public_url or f"http://{self.host}:{self.port}"
 
 
-class ConsoleSettings(AlertsSettings, Protocol):
+class ConsoleSettings(NotifySettings, Protocol):
     """What the web API and console need of the assembled config."""
 
-    api: ApiConfig  # type: ignore[assignment]  (the full section; alerts only need its link settings)
+    api: ApiConfig  # type: ignore[assignment]  (the full section; notifications only need its link settings)

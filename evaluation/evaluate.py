@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.settings import AlertsConfig
@@ -32,6 +31,7 @@ from alerts.types import Rule
 from firmware_sim.generate import Simulation
 from firmware_sim.models.routine import away_trips, night
 from firmware_sim.scenario.load import load_scenario
+from ground.clock import ManualClock
 from notify.recorder import StoreNotifier
 from registry.model import set_away
 from registry.scenario import import_community, require_clean

@@ -32,7 +32,7 @@ from ingest.pipeline import DeadLetter, DeadLetterStamps, Limits, Point, clears_
 from ingest.settings import IngestSettings
 from ingest.writer import BatchWriter, Entry, LineStore, Stopped
 from storage.influx import InfluxClient
-from wire import DEAD_LETTER_TOPIC
+from wire import DEAD_LETTER_TOPIC, MAX_FUTURE_MS
 from wire.topics import ALL_TOPICS, log_topic
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class IngestService:
         self.influx = store if store is not None else InfluxClient(cfg.influx)
         self.stop_event = threading.Event()
         self.writer = BatchWriter(self.influx, self.metrics, self.icfg.retry_max_s, self.stop_event)
-        self.limits = Limits(max_future_ms=self.icfg.max_future_skew_s * 1000, max_age_ms=cfg.influx.retention_ms)
+        self.limits = Limits(max_future_ms=MAX_FUTURE_MS, max_age_ms=cfg.influx.retention_ms)
         self.stamps = DeadLetterStamps()
         self._cond = threading.Condition()
         self._pending: list[Entry] = []

@@ -23,7 +23,6 @@ class IngestConfig(Section):
     flush_interval_ms: int = Field(200, ge=1, description="flush at least this often when points wait")
     receive_maximum: int = Field(20000, ge=1, le=65535,
                                  description="unacknowledged QoS 1 messages the broker may send us")
-    max_future_skew_s: int = Field(300, ge=0, description="reject ts further than this in the future")
     retry_max_s: float = Field(30.0, gt=0, description="cap of the InfluxDB retry backoff")
     session_expiry_s: int = Field(7 * 86400, ge=0)
     metrics_host: str = "127.0.0.1"

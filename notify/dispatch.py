@@ -14,7 +14,6 @@ and held deliveries are picked up again when the notifier starts.
 
 from __future__ import annotations
 
-import datetime as dt
 import heapq
 import itertools
 import logging
@@ -25,16 +24,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
-from alerts.clock import Clock, SystemClock
 from alerts.lifecycle import AlertNotFound
 from alerts.notifier import Notification
-from alerts.settings import AlertsSettings
-from alerts.store import AlertStore, DeliveryRecord
+from alerts.store import DeliveryRecord
 from alerts.types import Severity
+from ground.clock import Clock, SystemClock
+from notify.base import NotifierBase
 from notify.channels import ChannelSender, SendResult, apply_relays, scheme_of
 from notify.links import AckLinks
 from notify.records import (
@@ -49,10 +47,10 @@ from notify.records import (
     SENT,
     Attempt,
     channel_history,
-    create_deliveries,
     pending,
     record_attempts,
 )
+from notify.settings import NotifySettings
 from notify.texts import digest_item, render_digest, render_message
 from registry.model import ContactInfo, RegistrySnapshot, load_snapshot
 from registry.types import Role
@@ -80,16 +78,15 @@ class _Job:
     digest_of: tuple[int, ...] = ()  # the held deliveries a digest stands for
 
 
-class ChannelNotifier:
+class ChannelNotifier(NotifierBase):
     """Delivers notifications through Apprise with retries, quiet hours and digests."""
 
-    def __init__(self, db: Database, cfg: AlertsSettings, clock: Clock | None = None, *, sender: Sender | None = None,
+    def __init__(self, db: Database, cfg: NotifySettings, clock: Clock | None = None, *, sender: Sender | None = None,
                  registry: Callable[[], RegistrySnapshot] | None = None, resume: bool = True) -> None:
-        self.db = db
+        super().__init__(db, cfg.alerts.timezone)
         self.cfg = cfg
         self.ncfg = cfg.notify
         self.clock = clock or SystemClock()
-        self.tz = ZoneInfo(cfg.alerts.timezone)
         self.deliver = self.ncfg.enabled if self.ncfg.enabled is not None else cfg.mode == "prod"
         self.base_url = cfg.api.base_url
         if self.deliver and not cfg.api.public_url:
@@ -100,7 +97,6 @@ class ChannelNotifier:
         if self.ncfg.relay:
             apply_relays(dict(self.ncfg.relay))
         self.sender: Sender = sender or ChannelSender(self.ncfg.timeout_s)
-        self.store = AlertStore(db)
         self._registry_fn = registry
         self._snapshot: RegistrySnapshot | None = None
         self._pool = ThreadPoolExecutor(self.ncfg.workers, thread_name_prefix="notify")
@@ -111,7 +107,6 @@ class ChannelNotifier:
         self._inflight = 0
         self._next_digest_check = 0
         self._stop = threading.Event()
-        self._listeners: list[Callable[[Notification], None]] = []
         self.errors = 0
         self._thread = threading.Thread(target=self._run, name="notify-timer", daemon=True)
         self._thread.start()
@@ -130,14 +125,6 @@ class ChannelNotifier:
         if self._snapshot is None:
             self._snapshot = load_snapshot(self.db)
         return self._snapshot
-
-    def add_listener(self, fn: Callable[[Notification], None]) -> None:
-        """Call fn after each notification is recorded and its sends are queued."""
-        self._listeners.append(fn)
-
-    def minute_of_day(self, ms: int) -> int:
-        t = dt.datetime.fromtimestamp(ms / 1000, self.tz)
-        return t.hour * 60 + t.minute
 
     # --- the Notifier seam -----------------------------------------------------------------
 
@@ -166,16 +153,13 @@ class ChannelNotifier:
             records.append(DeliveryRecord(c.code, c.role.value, len(c.channels), c.language, status, title, body,
                                           n.event, n.step))
             plans.append((c, status))
-        if not records:
-            log.warning("alert %d (%s, place %s): nobody to notify for %s at step %d; check the registry contacts",
-                        n.alert.id, n.alert.rule, n.alert.place, n.event, n.step)
+        ids = self.record(n, records)
+        if not ids:
             return
-        ids = create_deliveries(self.db, n.alert.id, n.at, records)
         for did, rec, (c, status) in zip(ids, records, plans, strict=True):
             if status == QUEUED:
                 self._submit(_Job(did, c.code, c.channels, rec.title, rec.body))
-        for fn in self._listeners:
-            fn(n)
+        self.told(n)
 
     def _render(self, n: Notification, c: ContactInfo) -> tuple[str, str]:
         a = n.alert

@@ -1,4 +1,8 @@
-"""The stored record of deliveries and their attempts: the answer to "was the family told?"."""
+"""The stored record of deliveries' attempts and statuses: the answer to "was the family told?".
+
+The deliveries themselves (one row per recipient, and the alert's audit line) are created by
+AlertStore.record_deliveries (alerts/store.py); here are their attempts, status changes and the report.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alerts.store import DeliveryRecord
-from alerts.tables import Alert, AlertEvent, Delivery
+from alerts.tables import Delivery
 from notify.tables import DeliveryAttempt
 from storage.sql import Database
 
@@ -42,26 +45,6 @@ class PendingDelivery:
     title: str
     body: str
     event: str
-
-
-def create_deliveries(db: Database, alert_id: int, at: int, records: Sequence[DeliveryRecord]) -> list[int]:
-    """Store one delivery per recipient (and the audit line); returns their ids in order."""
-    rows = [Delivery(alert_id=alert_id, at=at, event=r.event, step=r.step, contact=r.contact, role=r.role,
-                     channels=r.channels, language=r.language, status=r.status, title=r.title[:300], body=r.body)
-            for r in records]
-    with db.session() as s, s.begin():
-        s.add_all(rows)
-        a = s.get(Alert, alert_id)
-        if a is not None:
-            counts: dict[str, int] = {}
-            for r in records:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            s.add(AlertEvent(alert_id=alert_id, at=at, action="notified", actor="engine", channel="notifier",
-                             from_state=a.state, to_state=a.state,
-                             note=f"{len(rows)} contacts ({', '.join(sorted({r.role for r in records}))}): "
-                                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
-        s.flush()
-        return [r.id for r in rows]
 
 
 def record_attempts(db: Database, delivery_ids: Iterable[int], attempts: Sequence[Attempt],

@@ -1,5 +1,5 @@
-"""The notifications' section of the config (`[notify]`: push delivery through Apprise) and what they need
-of the `[api]` section (where acknowledgement links point, the key that signs them)."""
+"""The notifications' section of the config (`[notify]`: push delivery through Apprise), what they need of the
+`[api]` section (where acknowledgement links point, the key that signs them) and of the assembled config."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from alerts.settings import AlertsSettings
 from ground.section import Section
 
 
@@ -48,3 +49,10 @@ class LinkSettings(Protocol):
 
     @property
     def base_url(self) -> str: ...
+
+
+class NotifySettings(AlertsSettings, Protocol):
+    """What notifications need of the assembled config: the alerts' (mode, time zone, store) and their own."""
+
+    notify: NotifyConfig
+    api: LinkSettings

@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sim_commands(sub)
     from alerts.commands import add_alert_commands  # `shouwang alerts ...` (docs/alerts.md)
+    from shouwang.services import alerts_notifier  # the engine delivers through notify/, which sits above alerts/
 
-    add_alert_commands(sub)
+    add_alert_commands(sub, alerts_notifier)
     from evaluation.commands import add_evaluate_commands  # `shouwang evaluate SCENARIO` (docs/alerts.md)
 
     add_evaluate_commands(sub)

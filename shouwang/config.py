@@ -2,7 +2,8 @@
 
 Each part declares its own section (broker_config.settings, storage.settings, ingest.settings,
 alerts.settings, notify.settings, firmware_sim.settings, dashboards.settings,
-console.settings); this module, at the top, assembles them into one Config and loads it.
+console.settings) and a Protocol of what it needs of the whole; this module, at the top, assembles
+the sections side by side into one Config (which satisfies every part's Protocol) and loads it.
 
 Environment overrides name the TOML path with double underscores:
     SHOUWANG_MODE=prod   SHOUWANG_BROKER__PORT=18831   SHOUWANG_INGEST__BATCH_SIZE=2000
@@ -37,6 +38,11 @@ __all__ = ["DEV_SECRETS", "SERVICE_CLIENT_ID", "AlertsConfig", "ApiConfig", "Bro
 
 ENV_PREFIX = "SHOUWANG_"
 ENV_CONFIG_FILE = "SHOUWANG_CONFIG"
+#: keys that were removed or moved: an old config gets what to do instead of "unknown key"
+RETIRED_KEYS: dict[tuple[str, ...], str] = {
+    ("ingest", "max_future_skew_s"): "removed: the clock-skew bound (5 minutes) is part of the wire contract, the same "
+                                     "for ingest and the alerts engine (README, Wire contract v1); delete this key",
+}
 #: development secrets: usable on a laptop, refused in production mode
 DEV_SECRETS = frozenset({"dev-service-password", "dev-influx-password", "dev-secret-key-change-me", ""})
 
@@ -75,7 +81,18 @@ class Config(Section):
                               "mode; set SHOUWANG_API__SECRET_KEY (e.g. from `openssl rand -hex 32`)")
 
 
+def _retired(data: Mapping[str, Any], where: str) -> None:
+    for path, why in RETIRED_KEYS.items():
+        node: Any = data
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if node is not None:
+            raise ConfigError(f"{where}: {'.'.join(path)}: {why}")
+
+
 def _set_path(data: dict[str, Any], dotted: list[str], value: str, var: str) -> None:
+    if tuple(dotted) in RETIRED_KEYS:
+        raise ConfigError(f"{var}: {'.'.join(dotted)}: {RETIRED_KEYS[tuple(dotted)]}")
     node = data
     model: type[BaseModel] = Config
     for i, key in enumerate(dotted):
@@ -104,6 +121,7 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     if path is not None:
         where = str(path)
         data = read_toml(path)
+        _retired(data, where)
     for var, value in sorted(env.items()):
         if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG_FILE:
             continue

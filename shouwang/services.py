@@ -1,15 +1,19 @@
-"""The real services the project launches: Mosquitto and influxd, with generated configs."""
+"""The real services the project launches (Mosquitto and influxd, with generated configs) and the parts the top
+hands to the services it assembles (the alerts engine's notifier, from notify/, which sits above alerts/)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+from alerts.notifier import NotifierFactory, ServiceNotifier
 from broker_config import service_endpoint, write_broker_files
-from shouwang.config import Config
+from ground.clock import Clock
 from ground.errors import ServiceError
-from storage.influx import InfluxClient
+from shouwang.config import Config
 from shouwang.procs import ChildProcess, port_open
+from storage.influx import InfluxClient
+from storage.sql import Database
 
 
 def _need(binary: str, package: str) -> str:
@@ -73,3 +77,15 @@ def influxd_process(cfg: Config) -> ChildProcess:
 
     return ChildProcess("influxd", [_need("influxd", "influxdb"), "-config", str(conf)], root / "influxd.log",
                         ready=ready)
+
+
+def alerts_notifier(cfg: Config) -> NotifierFactory:
+    """The alerts engine's notifier: push delivery through each contact's channels (notify/dispatch.py), recording
+    every delivery and attempt in the engine's store, stamped by the engine's clock."""
+
+    def make(db: Database, clock: Clock) -> ServiceNotifier:
+        from notify.dispatch import ChannelNotifier  # Apprise and its plugins load only for the engine
+
+        return ChannelNotifier(db, cfg, clock)
+
+    return make

@@ -71,3 +71,13 @@ def test_prod_refuses_default_secrets() -> None:
     with pytest.raises(ConfigError, match="influx.password"):
         load_config(env={"SHOUWANG_MODE": "prod", "SHOUWANG_BROKER__SERVICE_PASSWORD": "s3cret-long-one",
                          "SHOUWANG_INFLUX__USERNAME": "admin", "SHOUWANG_API__SECRET_KEY": "k" * 40})
+
+
+def test_a_removed_key_says_what_to_do_instead(tmp_path: Path) -> None:
+    """ingest.max_future_skew_s was ingest's own; the bound is now the wire contract's, shared with the engine."""
+    f = tmp_path / "c.toml"
+    f.write_text("[ingest]\nbatch_size = 10\nmax_future_skew_s = 600\n")
+    with pytest.raises(ConfigError, match=r"c\.toml: ingest\.max_future_skew_s: removed: .*wire contract"):
+        load_config(f, env={})
+    with pytest.raises(ConfigError, match=r"SHOUWANG_INGEST__MAX_FUTURE_SKEW_S: ingest\.max_future_skew_s: removed"):
+        load_config(env={"SHOUWANG_INGEST__MAX_FUTURE_SKEW_S": "600"})

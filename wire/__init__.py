@@ -8,6 +8,7 @@ README, "Wire contract v1").
 from wire.errors import ContractError
 from wire.ids import ID_PATTERN, is_valid_id, validate_id
 from wire.models import (
+    MAX_FUTURE_MS,
     MAX_PAYLOAD_BYTES,
     Channel,
     Kind,
@@ -28,6 +29,7 @@ from wire.topics import (
 
 __all__ = [
     "ID_PATTERN",
+    "MAX_FUTURE_MS",
     "MAX_PAYLOAD_BYTES",
     "ROOT",
     "DEAD_LETTER_TOPIC",

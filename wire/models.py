@@ -28,7 +28,9 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 SCHEMA_VERSION = 1
 #: 2020-01-01T00:00:00Z: a device clock before this was never set (1970, 2000 ...)
 MIN_TS_MS = 1_577_836_800_000
-DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000
+#: a ts at most this far ahead of the receiver's clock (device clock skew): the contract's bound, the same for
+#: ingest and the alerts engine, so a message one of them accepts the other does not refuse
+MAX_FUTURE_MS = 5 * 60 * 1000
 
 
 # printable text without control characters (they would break logs and line protocol); msgspec
@@ -246,7 +248,7 @@ def decode(
     payload: bytes,
     *,
     now_ms: int | None = None,
-    max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+    max_future_ms: int = MAX_FUTURE_MS,
     max_age_ms: int | None = None,
 ) -> Message | StateMessage:
     """Validate a topic and payload against contract v1; ContractError says why not."""
@@ -272,7 +274,7 @@ def encode(msg: Message) -> tuple[str, bytes]:
     data = validate_data(msg.kind, msg.channel, dict(msg.data))
     obj = {"v": SCHEMA_VERSION, "kind": str(msg.kind), "ts": msg.ts, "seq": msg.seq, "data": data}
     _validate(_Envelope, obj, "")
-    check_ts(msg.ts, None, DEFAULT_MAX_FUTURE_MS, None)
+    check_ts(msg.ts, None, MAX_FUTURE_MS, None)
     payload = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError("size", f"payload is {len(payload)} bytes, limit is {MAX_PAYLOAD_BYTES}")

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange, AlertView
 from alerts.types import Rule
+from ground.clock import ManualClock
 from notify.recorder import StoreNotifier
 from registry.csvio import import_rows
 from shouwang.config import AlertsConfig

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from alerts.actions import Actor, AlertActions
-from alerts.clock import ManualClock
 from alerts.lifecycle import AlertChange, LifecycleError
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from alerts.store import AlertStore
 from alerts.types import AlertState, Outcome, Raise, Rule, Severity
 from broker_config import Account
+from ground.clock import ManualClock
 from notify.links import AckLinks, AckResult, redeem
 from registry.csvio import import_rows
 from registry.model import load_snapshot

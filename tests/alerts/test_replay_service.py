@@ -12,6 +12,7 @@ from alerts.store import AlertStore
 from alerts.types import Rule
 from registry.csvio import import_rows
 from shouwang.config import load_config
+from shouwang.services import alerts_notifier
 from storage.sql import Database
 from tests.alerts.test_service import registry_csv
 from tests.conftest import Services, write_config
@@ -35,7 +36,7 @@ def test_birth_after_a_retained_will_clears_the_gateway_during_a_replay(services
         assert import_rows(db, registry_csv(uid)).errors == []
     wall = SystemClock()
     clock = ReplayClock(start_ms=wall.now_ms() - 20 * HOUR, speed=60, wall=wall)  # 5 offline min = 5 s here
-    svc = AlertsService(cfg, clock)
+    svc = AlertsService(cfg, clock, notifier=alerts_notifier(cfg))
     runner = threading.Thread(target=svc.run, name="alerts-replay", daemon=True)
     gw = services.gateway("gw-b")
     topic = state_topic("gw-b")

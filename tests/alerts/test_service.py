@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.rebuild import rebuild
 from alerts.store import AlertStore
 from alerts.types import AlertState, Outcome, Rule
 from broker_config import Account
+from ground.clock import ManualClock
 from ingest.lineproto import message_line
 from notify.recorder import StoreNotifier
 from registry.csvio import import_rows

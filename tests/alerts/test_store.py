@@ -128,9 +128,13 @@ def test_deliveries_recorded(db: Database) -> None:
     a = st.raise_alert(press(), grid="", now=T0, next_escalation_at=None).alert
     recs = [DeliveryRecord("c-gw1", "grid_worker", 1, "zh", "handed_off", "t", "b", "opened", 0),
             DeliveryRecord("c-fam1", "family", 2, "en", "handed_off", "t", "b", "opened", 0)]
-    assert st.record_deliveries(a.id, T0, recs) == 2
+    ids = st.record_deliveries(a.id, T0, recs)
+    assert len(ids) == 2 and ids[0] < ids[1]
     assert st.deliveries(a.id) == recs
-    assert st.events(a.id)[-1]["action"] == "notified"
+    event = st.events(a.id)[-1]
+    assert (event["action"], event["note"]) == ("notified", "2 contacts (family, grid_worker): handed_off 2")
+    with pytest.raises(AlertNotFound):
+        st.record_deliveries(a.id + 1000, T0, recs)
 
 
 def test_concurrent_raises_make_one_alert(db: Database) -> None:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alerts.actions import Actor, AlertActions
-from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import LifecycleError
 from alerts.sinks import InfluxAlertSink
@@ -30,6 +29,7 @@ from firmware_sim.faults import FaultInjector, FaultSpec, OutageWindow
 from firmware_sim.generate import Simulation, birth_message
 from firmware_sim.scenario import load_scenario
 from firmware_sim.stream import Control, Item, Outgoing, fast_payload
+from ground.clock import ManualClock
 from ingest.lineproto import dead_letter_line, message_line, state_line
 from notify.recorder import StoreNotifier
 from registry.model import RegistrySnapshot, load_snapshot

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.notifier import Notification
 from alerts.store import AlertStore
 from alerts.types import Raise, Rule, Severity
+from ground.clock import ManualClock
 from notify.dispatch import ChannelNotifier
 from notify.links import AckLinks
 from notify.records import delivery_report
