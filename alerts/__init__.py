@@ -8,8 +8,9 @@
                               audit, the engine's sinks
     manager.py, sinks.py      applies rule actions, notifies, escalates; InfluxDB `alert` points and
                               sw/alerts/... events
-    notifier.py               the notifier seam (Notification, Notifier); its implementations, the
-                              channels, texts and acknowledgement links are in notify/
+    notifier.py               the notifier seam (Notification, Notifier, what the service hosts); its
+                              implementations, channels, texts and ack links are in notify/, a floor
+                              above: nothing here imports notify/, the top hands the service its notifier
     rules/                    button, health, river, water (inactivity, flow), camera
     engine.py, service.py     rules + lifecycle driven by an injected clock; MQTT service
     rebuild.py                state restored from InfluxDB and the store on start
