@@ -77,11 +77,11 @@ class AlertView:
 
     @property
     def time_to_acknowledge_s(self) -> float | None:
-        return None if self.acknowledged_at is None else (self.acknowledged_at - self.opened_at) / 1000
+        return None if self.acknowledged_at is None else max(0, self.acknowledged_at - self.opened_at) / 1000
 
     @property
     def time_to_resolve_s(self) -> float | None:
-        return None if self.resolved_at is None else (self.resolved_at - self.opened_at) / 1000
+        return None if self.resolved_at is None else max(0, self.resolved_at - self.opened_at) / 1000
 
 
 @dataclass(frozen=True, slots=True)

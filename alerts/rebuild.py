@@ -6,19 +6,23 @@
 - recent river levels, replayed through the filter, with each station's stage taken from
   its open alert, so a flood in progress is not raised again;
 - the learned water routine from the state file.
-Handled alerts are never raised again because every episode is remembered by the store.
+Handled alerts are never raised again because every episode is remembered by the store. Alerts that a
+previous run left open are checked against what the readings say now: an inactivity whose household has
+used water since, a silent device that has spoken since, an offline gateway that is back, are cleared by
+the engine (outcome auto_cleared, at the engine's now); the others keep their flags so that the next
+message clears them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alerts.engine import Engine
 from alerts.rules.routine import Routine
-from alerts.types import Rule, Severity
+from alerts.types import Clear, Rule, Severity
 from ground.errors import InfluxRejected, InfluxUnavailable
 from storage.escape import string_literal
 from storage.influx import InfluxClient
@@ -36,11 +40,16 @@ class RebuildReport:
     gauge_samples: int = 0
     gateways_offline: int = 0
     routine_loaded: bool = False
+    stale_cleared: int = 0
+    devices_heard: set[str] = field(default_factory=set, repr=False)
+    gateways_online: set[str] = field(default_factory=set, repr=False)
+    households_used: dict[str, int] = field(default_factory=dict, repr=False)  # a register movement found
 
     def __str__(self) -> str:
         return (f"{self.devices_seen} devices last seen, {self.meters} meters, {self.households_last_use} "
                 f"households' last use, {self.gauge_samples} gauge samples, {self.gateways_offline} gateways offline, "
-                f"routine {'loaded' if self.routine_loaded else 'cold'}")
+                f"routine {'loaded' if self.routine_loaded else 'cold'}, "
+                f"{self.stale_cleared} alerts of an earlier run cleared")
 
 
 def _ns(ms: int) -> int:
@@ -66,7 +75,7 @@ def rebuild(engine: Engine, influx: InfluxClient, routine_file: Path | None = No
             log.error("could not rebuild state from InfluxDB (%s): starting with what the store knows", exc)
     except InfluxUnavailable as exc:
         log.error("could not rebuild state from InfluxDB (%s): starting with what the store knows", exc)
-    _open_alerts(engine)
+    rep.stale_cleared = _open_alerts(engine, now, rep)
     log.info("state rebuilt: %s", rep)
     return rep
 
@@ -81,6 +90,7 @@ def _last_seen(engine: Engine, influx: InfluxClient, now: int, lookback: int, re
     for dev, t in best.items():
         engine.health.seen(dev, t)
     rep.devices_seen = len(best)
+    rep.devices_heard = set(best)
 
 
 def _gateways(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport) -> None:
@@ -89,6 +99,8 @@ def _gateways(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport
         if r.get("last") is False:
             engine.health.offline_since.setdefault(r["gateway"], int(r["time"]))
             rep.gateways_offline += 1
+        elif r.get("last") is True:
+            rep.gateways_online.add(r["gateway"])
 
 
 def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: RebuildReport) -> None:
@@ -120,6 +132,8 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
         m.last_total, m.last_ts, m.base_total = total, ts, total
         # a register that never moved in the look-back: its first reading there (the gap is at least that)
         per_household[m.place] = max(per_household[m.place], use_time.get(d, first_seen.get(d, ts)))
+        if d in use_time:
+            rep.households_used[m.place] = max(rep.households_used.get(m.place, 0), use_time[d])
     for hh, ts in per_household.items():
         water.restore_last_use(hh, ts)
     rep.households_last_use = len(per_household)
@@ -161,25 +175,44 @@ def _river(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport) -
     engine.manager.apply(actions, now)
 
 
-def _open_alerts(engine: Engine) -> None:
-    water = engine.water
+def _open_alerts(engine: Engine, now: int, found: RebuildReport) -> int:
+    """Set the rules' flags from the store's open alerts; clear those whose condition no longer holds."""
+    water, health = engine.water, engine.health
+    stale: list[Clear] = []
     for a in engine.store.active(Rule.WATER_INACTIVITY):
         i = water.hindex.get(a.subject)
         since = a.details.get("since")
-        if i is not None and since is not None and int(since) == int(water.last_use[i]):
+        if i is None or since is None:
+            continue
+        if int(since) == int(water.last_use[i]):
             water.alerted[i] = int(since)
+        elif found.households_used.get(a.subject, 0) > int(since):
+            stale.append(Clear(Rule.WATER_INACTIVITY, a.subject, "water_used", now))  # used while we were down
     for a in engine.store.active(Rule.DEVICE_SILENT):
-        i = engine.health.index.get(a.subject)
-        if i is not None:
-            engine.health.silent[i] = True
+        i = health.index.get(a.subject)
+        if i is None:
+            continue
+        last = a.details.get("last_seen")
+        heard = int(health.last_seen[i])
+        if a.subject in found.devices_heard and last is not None and heard > int(last) \
+                and now - heard <= int(health.limit_ms[i]):
+            stale.append(Clear(Rule.DEVICE_SILENT, a.subject, "reporting_again", now))
+        else:
+            health.silent[i] = True
     for a in engine.store.active(Rule.BATTERY_LOW):
-        engine.health.battery_low.setdefault(a.subject, a.opened_at)
+        health.battery_low.setdefault(a.subject, a.opened_at)
     for a in engine.store.active(Rule.GATEWAY_OFFLINE):
-        engine.health.offline_alerted.add(a.subject)
+        if a.subject in health.offline_since or a.subject not in found.gateways_online:
+            health.offline_alerted.add(a.subject)
+        else:
+            stale.append(Clear(Rule.GATEWAY_OFFLINE, a.subject, "back_online", now))
     for a in engine.store.active(Rule.WATER_FLOW):
-        for m in engine.water.meters.values():
+        for m in water.meters.values():
             if m.place == a.subject:
                 m.flow_alerted = True
+    if stale:
+        log.info("%d alerts of an earlier run no longer hold: clearing them", len(stale))
+    return len(engine.manager.apply(stale, now))
 
 
 def save_routine(engine: Engine, path: Path) -> None:

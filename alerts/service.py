@@ -20,7 +20,6 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from sqlalchemy.exc import OperationalError
 
-from alerts.clock import Clock, ReplayClock, SystemClock
 from alerts.engine import Engine
 from alerts.notifier import NotifierFactory
 from alerts.rebuild import rebuild, save_routine
@@ -28,9 +27,10 @@ from alerts.settings import AlertsSettings
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import Account
 from broker_config.consumer import Consumer, Delivery, log_says_subscribed
+from ground.clock import Clock, SystemClock
 from storage.influx import InfluxClient
 from storage.sql import Database
-from wire import ContractError, Message, decode
+from wire import ContractError, decode
 from wire.topics import ALL_TOPICS, log_topic
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,7 @@ class AlertsService:
         delivers: notify.dispatch.ChannelNotifier, see shouwang/services.py)."""
         self.cfg = cfg
         self.acfg = cfg.alerts
-        if clock is None and cfg.alerts.replay_start_ms is not None:
-            clock = ReplayClock(cfg.alerts.replay_start_ms, cfg.alerts.replay_speed)
+        # the wall clock, always: what a message says about time is the event's time, never the engine's
         self.clock = clock or SystemClock()
         self.counters = ServiceCounters()
         self.stop_event = threading.Event()
@@ -96,19 +95,14 @@ class AlertsService:
 
     def _handle(self, msg: mqtt.MQTTMessage) -> None:
         self.counters.received += 1
-        # clock skew is judged against real time: during a replay the engine's clock is behind it, and a
-        # gateway's birth carries the real time of its connection
-        replay = self.clock if isinstance(self.clock, ReplayClock) else None
         try:
-            decoded = decode(msg.topic, msg.payload, now_ms=(replay.wall if replay else self.clock).now_ms())
+            decoded = decode(msg.topic, msg.payload, now_ms=self.clock.now_ms())  # the contract's clock-skew bound
         except ContractError as exc:
             # ingest dead-letters it with the reason; here it is only counted
             self.counters.rejected += 1
             self.counters.rejected_by_code[exc.code] = self.counters.rejected_by_code.get(exc.code, 0) + 1
             log.debug("ignored a message on %s: %s", log_topic(msg.topic), exc.code)
             return
-        if replay is not None and isinstance(decoded, Message):
-            replay.observe(decoded.ts)  # device time moves the replay; a birth's connection time must not
         delay = 0.5
         while True:
             try:

@@ -154,7 +154,7 @@ class AlertStore:
 
     def _raise_once(self, r: Raise, grid: str, now: int, next_at: int | None) -> AlertChange | None:
         key = f"{r.rule}|{r.subject}"
-        at = r.at_ms or now
+        at = _event_time(r.at_ms, now)
         with self.db.session() as s, s.begin():
             known = s.scalar(select(AlertEpisode).where(AlertEpisode.rule == r.rule.value,
                                                         AlertEpisode.subject == r.subject,
@@ -182,7 +182,7 @@ class AlertStore:
 
     def _merge(self, s: Session, a: Alert, r: Raise, now: int) -> AlertChange:
         a.merged_count += 1
-        a.last_event_at = r.at_ms or now
+        a.last_event_at = _event_time(r.at_ms, now)
         a.details = {**(a.details or {}), **dict(r.details)}
         if Severity(r.severity).rank > Severity(a.severity).rank:
             return self._upgrade(s, a, r, now)
@@ -195,7 +195,7 @@ class AlertStore:
         a.severity = r.severity.value
         a.summary = r.summary[:300]
         a.details = {**(a.details or {}), **dict(r.details)}
-        a.last_event_at = r.at_ms or now
+        a.last_event_at = _event_time(r.at_ms, now)
         _audit(s, a, now, "upgraded", "engine", "rules", a.state, a.state, f"severity {old} -> {r.severity}")
         s.flush()
         return AlertChange(_view(a), "upgraded", now)
@@ -207,6 +207,7 @@ class AlertStore:
             if a is None:
                 return None
             frm = a.state
+            now = max(now, a.opened_at)  # a late message's time can precede the opening: never a negative TTR
             a.state, a.outcome, a.resolved_at = S.RESOLVED.value, Outcome.AUTO_CLEARED.value, now
             a.active_key, a.next_escalation_at = None, None
             _audit(s, a, now, "auto_cleared", "engine", "rules", frm, S.RESOLVED, reason)
@@ -219,6 +220,7 @@ class AlertStore:
             a = s.scalar(select(Alert).where(Alert.active_key == f"{rule}|{subject}").with_for_update())
             if a is None:
                 return None
+            now = max(now, a.opened_at)
             age = (now - a.opened_at) / 1000
             if age > within_s:
                 _audit(s, a, now, "cancel_late", "resident", "device", a.state, a.state,
@@ -286,6 +288,9 @@ class AlertStore:
             a = self._get(s, alert_id)
             frm = AlertState(a.state)
             check_transition(alert_id, frm, target)
+            now = max(now, a.opened_at)  # times to acknowledge and resolve are never negative
+            changes = {k: max(v, a.opened_at) if k.endswith("_at") and isinstance(v, int) else v
+                       for k, v in changes.items()}
             a.state = target.value
             for k, v in changes.items():
                 setattr(a, k, v)
@@ -410,13 +415,19 @@ class AlertStore:
             by_rule.setdefault(row.rule, []).append(row)
         out = []
         for rule, rs in sorted(by_rule.items()):
-            tta = [(r.acknowledged_at - r.opened_at) / 1000 for r in rs if r.acknowledged_at is not None]
-            ttr = [(r.resolved_at - r.opened_at) / 1000 for r in rs if r.resolved_at is not None
+            tta = [max(0, r.acknowledged_at - r.opened_at) / 1000 for r in rs if r.acknowledged_at is not None]
+            ttr = [max(0, r.resolved_at - r.opened_at) / 1000 for r in rs if r.resolved_at is not None
                    and r.outcome == Outcome.HANDLED.value]
             out.append(RuleStats(rule, len(rs), len(tta), len(ttr),
                                  sum(1 for r in rs if r.outcome == Outcome.FALSE_ALARM.value),
                                  *_median_p95(tta), *_median_p95(ttr)))
         return out
+
+
+def _event_time(at_ms: int | None, now: int) -> int:
+    """When an alert opens: its event's own time, but never after the engine's now (a device clock may run up to
+    the contract's future skew ahead), so no duration measured from it can come out negative."""
+    return min(at_ms, now) if at_ms else now
 
 
 def _median_p95(xs: list[float]) -> tuple[float | None, float | None]:

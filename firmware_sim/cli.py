@@ -5,6 +5,7 @@
     shouwang sim registry SCENARIO [--out FILE.json]
     shouwang sim run SCENARIO [--speed N | --fast] [--seed S] [--start ISO|today|now] [--days D]
                      [--labels FILE] [--out FILE.jsonl.gz] [--follow] [faults ...]
+    shouwang sim run SCENARIO --live   (real time, resumable; under `shouwang up`)
     shouwang sim record --out FILE.jsonl.gz [--duration 10m] [--count N] [--topic FILTER]
     shouwang sim replay FILE [--speed N | --fast] [--shift-to-now] [--gateway G] [--device D] [--kind K] [faults ...]
 
@@ -132,6 +133,10 @@ def add_sim_commands(sub: Any) -> None:
     run.add_argument("--follow", action="store_true",
                      help="after the scenario's days keep the devices running, catching up to and then "
                           "following real time")
+    run.add_argument("--live", action="store_true",
+                     help="run at real time from where the scenario stands on this state directory "
+                          "(<state>/sim/SCENARIO.json): its live incidents at their offsets from its first start, "
+                          "nothing already played played again (what `shouwang up` runs)")
     run.add_argument("--allow-future", action="store_true",
                      help="let the simulated time run ahead of the real time (receivers may refuse such ts)")
     run.add_argument("--summary-json", type=Path, default=None, help="also write the summary as JSON")

@@ -153,6 +153,8 @@ def cmd_run(cfg: SimSettings, args: argparse.Namespace) -> int:
     from firmware_sim.scenario import load_scenario
 
     comm = load_scenario(args.scenario, seed=args.seed)
+    if args.live:
+        return _run_live(cfg, args, comm)
     days = args.days or comm.meta.days
     if days < 1:
         raise SimError("--days must be at least 1")
@@ -213,6 +215,70 @@ def cmd_run(cfg: SimSettings, args: argparse.Namespace) -> int:
         "scenario": comm.meta.name, "seed": comm.seed, "start_ms": start_ms, "end_ms": end_ms, "mode": mode,
         "messages": res.messages, "by_channel": dict(res.by_channel), "controls": res.controls,
         "delivery": res.delivery, "faults": injector.report.as_dict(), "labels": len(labels),
+        "wall_s": round(res.wall_s, 3), "stopped": res.stopped})
+    return _exit_code(res)
+
+
+#: a live run picks up what it missed while down for at most this long (sent late, like a gateway's
+#: outbox); a longer gap is history, written to InfluxDB by `shouwang up`, never sent through the broker
+LIVE_CATCH_UP_MS = 5 * 60_000
+LIVE_SAVE_EVERY_MS = 5_000
+
+
+def _offset(inc) -> int:  # noqa: ANN001
+    """A live incident's offset from the origin (a fall's: when its inactivity window runs out)."""
+    return inc.after if inc.after is not None else inc.window_ends_after
+
+
+def _run_live(cfg: SimSettings, args: argparse.Namespace, comm) -> int:  # noqa: ANN001
+    """`sim run SCENARIO --live`: real time, resumable (firmware_sim/live.py)."""
+    from dataclasses import replace
+
+    from firmware_sim.generate import Simulation
+    from firmware_sim.live import begin, save_state, state_file, throttle
+
+    clash = [o for o, v in (("--speed", args.speed), ("--fast", args.fast), ("--start", args.start),
+                            ("--days", args.days), ("--duration", args.duration), ("--follow", args.follow),
+                            ("--out", args.out), ("--labels", args.labels)) if v]
+    if clash:
+        raise SimError(f"--live runs at real time from the scenario's saved state; it takes no {', '.join(clash)}")
+    path = state_file(cfg.state_path, comm.meta.name)
+    now = _now_ms()
+    st, _ = begin(path, comm, now)
+    resume = st.played_to_ms
+    if now - resume > LIVE_CATCH_UP_MS:
+        log.warning("%s was last played up to %s: the %s since are not sent (`shouwang up` writes such a gap to "
+                    "InfluxDB as history before it starts the devices)", comm.meta.name, fmt_ms(resume, comm.zone),
+                    format_duration(now - resume))
+        resume = now
+    st = replace(st, played_to_ms=resume)
+    save_state(path, st)
+    sim = Simulation(comm, st.anchor_ms(comm), None, live_origin_ms=st.origin_ms)
+    faults = fault_spec(args, st.origin_ms, comm.seed)
+    injector = FaultInjector(faults)
+    items = (i for i in sim.items() if i.at_ms > resume)
+
+    def played(t: int) -> None:
+        save_state(path, replace(st, played_to_ms=max(t, resume)))
+
+    items = throttle(injector.apply(items), LIVE_SAVE_EVERY_MS, played)
+    stop = _stop_on_signals()
+    sink = _mqtt_sink(cfg, args, list(sim.gateways))
+    progress = ProgressView(_console(), f"{comm.meta.name} (live)", resume, None, comm.zone,
+                            enabled=not args.no_progress)
+    due = ", ".join(f"{i.type} +{format_duration(_offset(i))}" for i in comm.live_incidents
+                    if st.origin_ms + _offset(i) > resume)
+    log.info("scenario %s seed %d live since %s, resuming at %s: %d devices on %d gateways; still to come: %s",
+             comm.meta.name, comm.seed, fmt_ms(st.origin_ms, comm.zone), fmt_ms(resume, comm.zone), len(sim.devices),
+             len(sim.gateways), due or "no live incidents")
+    res = run_stream(items, sink, ScaledClock(resume, 1.0, cap_to_real=True), progress, stop)
+    rows = [("scenario", f"{comm.meta.name} (seed {comm.seed}) — {comm.source}"),
+            ("live", f"since {fmt_ms(st.origin_ms, comm.zone)}, this run from {fmt_ms(resume, comm.zone)} "
+                     f"({comm.meta.timezone}); state {path}")]
+    rows += _delivery_rows(res)
+    _print_summary("Simulation summary", rows, args, {
+        "scenario": comm.meta.name, "seed": comm.seed, "origin_ms": st.origin_ms, "resumed_ms": resume,
+        "mode": "live", "messages": res.messages, "by_channel": dict(res.by_channel), "delivery": res.delivery,
         "wall_s": round(res.wall_s, 3), "stopped": res.stopped})
     return _exit_code(res)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from firmware_sim.labels import Label, LabelSink, Rule, Source
+from firmware_sim.live import place
 from firmware_sim.models.base import Calendar, DeviceContext, Emit, silenced
 from firmware_sim.models.button import call_button
 from firmware_sim.models.camera import camera
@@ -48,10 +49,14 @@ class Outage:
 class Simulation:
     """A scenario's devices over one window, ready to stream."""
 
-    def __init__(self, community: Community, start_ms: int, end_ms: int | None) -> None:
+    def __init__(self, community: Community, start_ms: int, end_ms: int | None, *,
+                 live_origin_ms: int | None = None) -> None:
+        """live_origin_ms: a live run (firmware_sim/live.py) from that origin: its live incidents, at their
+        offsets from it, instead of the scripted days' incidents."""
         self.community = community
         self.start_ms = start_ms
         self.end_ms = end_ms
+        self.live_origin_ms = live_origin_ms
         self.cal = Calendar.for_window(community.zone, start_ms, end_ms)
         self.labels = LabelSink(start_ms, end_ms)
         self.devices: list[SimDevice] = []
@@ -69,7 +74,11 @@ class Simulation:
     def _build(self) -> None:
         c = self.community
         by_target: dict[str, list] = {}
-        for inc in c.incidents:
+        if self.live_origin_ms is None:
+            incidents = list(c.incidents)
+        else:
+            incidents = place(c, self.cal, self.live_origin_ms)
+        for inc in incidents:
             if inc.type == "gateway_outage":
                 t = self.cal.at(inc.day, inc.at)
                 self.outages.append(Outage(inc.gateway, t, t + inc.duration))

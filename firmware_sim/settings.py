@@ -15,8 +15,6 @@ class SimConfig(Section):
 
     enabled: bool = Field(True, description="run a scenario's simulated devices under `shouwang up`")
     scenario: str = Field("demo", description="shipped scenario name (`shouwang sim list`) or path to a .toml")
-    speed: float = Field(60.0, gt=0, le=1_000_000, description="simulated seconds per wall second while the "
-                                                               "scenario's days catch up with now; then real time")
 
 
 class SimSettings(BrokerSettings, Protocol):

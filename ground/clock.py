@@ -5,8 +5,8 @@
     ManualClock   moves only when told to (scripted tests, full-speed evaluation)
 
 Parts extend the protocol where they need more: the edge agent's clock adds monotonic() for intervals
-(edge_agent/clock.py), the simulator's scheduler clocks add start() and deadline() (firmware_sim/clock.py),
-the alerts engine adds a ReplayClock (alerts/clock.py). Standard library only: the edge agent imports it.
+(edge_agent/clock.py), the simulator's scheduler clocks add start() and deadline() (firmware_sim/clock.py);
+a running alerts engine uses the SystemClock only. Standard library only: the edge agent imports it.
 """
 
 from __future__ import annotations

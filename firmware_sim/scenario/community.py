@@ -100,9 +100,10 @@ class Community:
     households: tuple[HouseholdSpec, ...]
     gauges: tuple[s.RiverGauge, ...]
     cameras: tuple[s.Camera, ...]
-    incidents: tuple[Any, ...]
+    incidents: tuple[Any, ...]  # of the scripted days (`at`)
     seed: int
     _index: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    live_incidents: tuple[Any, ...] = ()  # of a live run (`after`, `window_ends_after`), by offset
 
     @property
     def zone(self) -> ZoneInfo:
@@ -253,17 +254,20 @@ def build_community(f: s.ScenarioFile, source: str, seed: int | None = None) -> 
         c.gateway for c, _ in cameras}
     for i, inc in enumerate(f.incidents):
         _check_incident(i, inc, f.scenario.days, households, devices, gateways)
-    ordered = sorted(f.incidents, key=lambda x: (x.day, x.at))
+    ordered = sorted((i for i in f.incidents if not i.live), key=lambda x: (x.day, x.at))
+    live = sorted((i for i in f.incidents if i.live), key=lambda x: x.after if x.after is not None else -1)
     return Community(f.scenario, source, f.community, tuple(f.grids), tuple(buildings.values()),
                      tuple(h for h, _ in hhs), tuple(f.river_gauges), tuple(c for c, _ in cameras), tuple(ordered), seed,
-                     {k: v[1] for k, v in devices.items()})
+                     {k: v[1] for k, v in devices.items()}, tuple(live))
 
 
 def _check_incident(i: int, inc: Any, days: int, households: dict, devices: dict, gateways: set) -> None:
     loc = ("incidents", i)
+    if inc.live and inc.day:
+        raise RefError(loc + ("day",), "a live incident (`after`) is timed from the run's start: it takes no `day`")
     if inc.day >= days:
         raise RefError(loc + ("day",), f"day {inc.day} is outside the scenario's {days} day(s) (0..{days - 1})")
-    if inc.day * DAY_MS + inc.at >= days * DAY_MS:
+    if not inc.live and inc.day * DAY_MS + inc.at >= days * DAY_MS:
         raise RefError(loc + ("at",), "time is after the end of the scenario")
     for attr, kind in _TARGET_FIELD.items():
         target = getattr(inc, attr, None)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from firmware_sim.timeparse import parse_clock, parse_duration
 from wire.ids import ID_PATTERN
@@ -238,9 +238,28 @@ class CameraGroup(_M):
 
 
 class _Incident(_M):
-    day: int = Field(0, ge=0, description="day index from the scenario start")
-    at: ClockTime = Field(description="local time of day")
+    """When: `at` (a time of day on `day` of the scripted window: `sim run`, `evaluate`), or `after` (an offset from
+    the start of a live run, `sim run --live` under `shouwang up`). Each plays only in its own kind of run."""
+
+    day: int = Field(0, ge=0, description="day index from the scenario start (with `at`)")
+    at: ClockTime | None = Field(None, description="local time of day on `day` of the scripted window")
+    after: Duration | None = Field(None, ge=0, description="offset from the start of a live run (live runs only)")
     note: str = ""
+
+    @property
+    def live(self) -> bool:
+        """Whether this incident plays in live runs (timed from their start) rather than in the scripted days."""
+        return self.at is None
+
+    @model_validator(mode="after")
+    def _one_time(self) -> _Incident:
+        given = [k for k in ("at", "after", "window_ends_after") if getattr(self, k, None) is not None]
+        if len(given) != 1:
+            raise ValueError("give the incident's time as exactly one of `at` (time of day) or `after` (offset from "
+                             "the start of a live run)" + (", or `window_ends_after` for a fall"
+                                                           if self.type == "fall" else "")
+                             + (f"; got {' and '.join(given)}" if given else ""))
+        return self
 
 
 class Fall(_Incident):
@@ -248,6 +267,10 @@ class Fall(_Incident):
 
     type: Literal["fall"]
     household: Id
+    window_ends_after: Duration | None = Field(
+        None, ge=0, description="live runs: place the fall before the start so that the household's inactivity "
+                                "window (awake hours since its last use, sleep hours not counted) runs out this "
+                                "long after the start; a hand-wash just before the fall marks the last use")
 
 
 class TapLeftRunning(_Incident):
