@@ -340,10 +340,12 @@ def _river_level(view: AlertView, f: Mapping[str, Any], en: bool, names: Names) 
     lw = LINE_WORDS[line][1 if en else 0]
     if level is None:
         return f"river level above {lw}" if en else f"水位超过{lw}"
+    at_line = line_m is not None and round(level, 2) <= round(line_m, 2)  # reads "3.50 above 3.50" otherwise
     if en:
-        text = f"level {level:.2f} m, above {lw}" + (f" ({line_m:.2f} m)" if line_m is not None else "")
+        text = f"level {level:.2f} m, {'at' if at_line else 'above'} {lw}" + (
+            f" ({line_m:.2f} m)" if line_m is not None else "")
     else:
-        text = f"水位 {level:.2f} 米，超过{lw}" + (f" {line_m:.2f} 米" if line_m is not None else "")
+        text = f"水位 {level:.2f} 米，{'达到' if at_line else '超过'}{lw}" + (f" {line_m:.2f} 米" if line_m is not None else "")
     if rate is not None and rate >= 0.005:
         text += f", rising {rate:.2f} m/h" if en else f"，每小时上涨 {rate:.2f} 米"
     return text

@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 
 from alerts.types import AlertState, Rule, Severity
+from notify.texts import alert_sentence, duration_text
 from storage.sql import Database
 from tests.alerts.conftest import SAMPLE_CSV
 from tests.alerts.rig import MONDAY_8AM, Rig, local_ms
@@ -131,6 +132,11 @@ def test_learned_routine_catches_sooner_without_false_alarms(sqlite_db: Database
     [a] = inactivity(rig)
     assert a.details["reason"] == "learned"
     assert a.opened_at - fall < 5 * 3600_000  # well inside the 7 h window
+    # the facts say what was learned: the usual longest gap at this time, under the gap that raised it
+    thr, hours = a.details["threshold_h"], a.details["hours"]
+    assert 1 < thr < hours < 5 and a.details["window_h"] == 7
+    assert alert_sentence(a, "zh") == (f"已 {duration_text(hours * 60, 'zh')}无用水，超出平日此时段的习惯"
+                                       f"（通常不超过 {duration_text(thr * 60, 'zh')}）")
 
 
 def test_away_switched_off_on_return_restarts_the_clock(sqlite_db: Database) -> None:
