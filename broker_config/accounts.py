@@ -25,6 +25,7 @@ class Account(StrEnum):
     ALERTS = "svc_alerts"
     API = "svc_api"
     SIM = "svc_sim"
+    STATUS = "svc_status"
 
 
 #: (access, topic filter) per account: only what the service needs
@@ -38,6 +39,8 @@ ACCOUNT_ACL: dict[Account, tuple[tuple[str, str], ...]] = {
     Account.API: (("readwrite", ALERTS_TOPICS),),
     # `shouwang sim record` and technicians' taps: read gateway traffic and dead letters, write nothing
     Account.SIM: (("read", ALL_TOPICS), ("read", DEAD_LETTER_TOPIC)),
+    # `shouwang status` and the watchdog: the broker's own counters, nothing of anyone's traffic
+    Account.STATUS: (("read", "$SYS/broker/#"),),
 }
 
 

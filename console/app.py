@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from console import api_admin, api_alerts, api_auth, api_devices, limits, pages
+from console import api_admin, api_alerts, api_auth, api_devices, limits, ops, pages
 from console.context import AppContext
 from console.settings import ConsoleSettings
 from storage.influx import InfluxClient
@@ -49,6 +51,7 @@ def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: Infl
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         follower = None
+        beating = asyncio.create_task(ops.beat_forever(cfg.state_path, app.state.metrics))
         if follow:
             from alerts.sinks import MqttAlertSink
             from console.stream import MqttFollower
@@ -65,6 +68,9 @@ def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: Infl
         try:
             yield
         finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
             if follower is not None:
                 follower.stop()
             ctx.close()
@@ -78,12 +84,15 @@ def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: Infl
                   description="Alerts, devices, river stations and the registry of a Shouwang site. Log in with "
                               "POST /api/login and send the token as `Authorization: Bearer ...`.")
     app.state.ctx = ctx
+    app.state.metrics = ops.ApiMetrics()
+    app.state.metrics_from = cfg.api.metrics_from
     # the last added runs first: bodies are bounded before anything else sees the request
     if cfg.api.trusted_proxies:  # X-Forwarded-For/-Proto believed from these peers only (uvicorn's middleware)
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=cfg.api.trusted_proxies)
     app.add_middleware(limits.BodyLimit, max_body=cfg.api.max_body_bytes, max_import=cfg.api.max_import_bytes)
+    app.add_middleware(ops.MetricsMiddleware, metrics=app.state.metrics)  # outermost: times 413s too
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,7 +105,7 @@ def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: Infl
             return pages.login_redirect(request)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    for r in (api_auth.router, api_alerts.router, api_devices.router, api_admin.router, pages.router):
+    for r in (api_auth.router, api_alerts.router, api_devices.router, api_admin.router, ops.router, pages.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from broker_config.settings import SERVICE_CLIENT_ID
+from ground.heartbeat import WatchdogConfig
 from ground.section import Section
 from notify.settings import NotifySettings
 
@@ -41,7 +42,10 @@ class ApiConfig(Section):
                                                    "X-Forwarded-For/-Proto are believed, e.g. [\"127.0.0.1\"] behind "
                                                    "a local nginx; empty = none: the peer address is the client")
 
-    @field_validator("trusted_proxies")
+    metrics_from: list[str] = Field(default_factory=list,
+                                    description="networks (CIDR) besides loopback that may read /metrics (Prometheus)")
+
+    @field_validator("trusted_proxies", "metrics_from")
     @classmethod
     def _trusted_proxies(cls, v: list[str]) -> list[str]:
         import ipaddress
@@ -71,3 +75,4 @@ class ConsoleSettings(NotifySettings, Protocol):
     """What the web API and console need of the assembled config."""
 
     api: ApiConfig  # type: ignore[assignment]  (the full section; notifications only need its link settings)
+    watchdog: WatchdogConfig  # what counts as a stopped service (the red banner)

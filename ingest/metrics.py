@@ -37,6 +37,10 @@ class IngestMetrics:
         self.connected = Gauge("ingest_mqtt_connected", "1 while connected to the broker", registry=r)
         self.subscribed = Gauge("ingest_subscribed", "1 once the broker granted our subscription", registry=r)
 
+    def value(self, name: str) -> float:
+        """The current value of one sample, e.g. 'ingest_messages_received_total' (0 before the first)."""
+        return self.registry.get_sample_value(name) or 0.0
+
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics on host:port in a daemon thread."""
         start_http_server(port, addr=host, registry=self.registry)

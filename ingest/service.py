@@ -27,6 +27,7 @@ from broker_config import Account
 from broker_config.consumer import Ackable, Consumer, Delivery
 from ground.clock import Clock, SystemClock
 from ground.errors import InfluxRejected, InfluxUnavailable
+from ground.heartbeat import Heartbeat
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import DeadLetter, DeadLetterStamps, Limits, Point, clears_retained, process
 from ingest.settings import IngestSettings
@@ -56,6 +57,7 @@ class IngestService:
         self._cond = threading.Condition()
         self._pending: list[Entry] = []
         self._first_pending_at = 0.0
+        self._last_stored_at_ms: int | None = None
         # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
         # noLocal: those clearing messages do not come back to us
         self.consumer = Consumer(cfg, Account.INGEST, self.icfg.client_id, self.subscription,
@@ -115,6 +117,7 @@ class IngestService:
 
     def _take_batch(self) -> list[Entry]:
         interval = self.icfg.flush_interval_ms / 1000
+        idle_waits = 0
         with self._cond:
             while not self.stop_event.is_set():
                 n = len(self._pending)
@@ -124,8 +127,11 @@ class IngestService:
                     wait = self._first_pending_at + interval - time.monotonic()
                     if wait <= 0:
                         break
+                elif idle_waits:  # nothing came for a whole interval: back to the loop (it beats), then wait again
+                    break
                 else:
                     wait = interval
+                    idle_waits += 1
                 self._cond.wait(wait)
             batch, self._pending = self._pending[: self.icfg.batch_size], self._pending[self.icfg.batch_size:]
             if self._pending:
@@ -184,17 +190,32 @@ class IngestService:
         self.consumer.start()
         log.info("ingest %s consuming %s from %s:%d into %s/%s", self.icfg.client_id, self.subscription,
                  self.consumer.host, self.consumer.port, self.cfg.influx.base_url, self.cfg.influx.database)
+        # beats from this loop: a hung worker, or one blocked on a store that is down, stops beating
+        heartbeat = Heartbeat(self.cfg.state_path, "ingest")
         try:
             while not self.stop_event.is_set():
                 batch = self._take_batch()
                 if batch:
                     self._flush(batch)
+                    self._last_stored_at_ms = self.clock.now_ms()
+                heartbeat.beat(self._progress())
         except Stopped:
             log.info("stopping with a batch unwritten; the broker keeps it for our session")
         finally:
             self._drain_on_stop()
             self.consumer.stop()
             self.influx.close()
+            heartbeat.stopped()
+
+    def _progress(self) -> dict[str, float | int | None]:
+        """Counters for the beat file (`shouwang status`, the watchdog)."""
+        with self._cond:
+            pending = len(self._pending)
+        m = self.metrics
+        return {"received": int(m.value("ingest_messages_received_total")),
+                "stored": int(m.value("ingest_points_written_total")), "pending": pending,
+                "lag_s": m.value("ingest_consumer_lag_seconds"),
+                "last_stored_at_ms": self._last_stored_at_ms, "connected": self.consumer.connected}
 
     def _drain_on_stop(self) -> None:
         """One last attempt (no retries) to write and ack what is pending."""

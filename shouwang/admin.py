@@ -1,4 +1,4 @@
-"""Commands for the people who run an installation: `shouwang backup DIR`, `shouwang restore DIR`."""
+"""Commands for the people who run an installation: backup, restore, status, the watchdog."""
 
 from __future__ import annotations
 
@@ -47,8 +47,36 @@ def _cmd_restore(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(cfg: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from shouwang.status import gather, render
+
+    st = gather(cfg)
+    print(json.dumps(st.as_dict(), ensure_ascii=False, indent=2) if args.json else render(st, args.lang))
+    return 0 if st.ok else 1
+
+
+def _cmd_watchdog_run(cfg: Config, args: argparse.Namespace) -> int:
+    import signal
+
+    from shouwang.watchdog import Watchdog
+
+    dog = Watchdog(cfg.watchdog, cfg.state_path)
+    signal.signal(signal.SIGTERM, lambda *_: dog.stop())
+    signal.signal(signal.SIGINT, lambda *_: dog.stop())
+    dog.run()
+    return 0
+
+
+def _cmd_watchdog_notify_failure(cfg: Config, args: argparse.Namespace) -> int:
+    from shouwang.watchdog import notify_failure
+
+    return 0 if notify_failure(cfg.watchdog, args.unit) else 1
+
+
 def add_admin_commands(sub: argparse._SubParsersAction) -> None:
-    """Register backup and restore."""
+    """Register backup, restore, status and watchdog."""
     b = sub.add_parser("backup", help="back up the store, readings, broker credentials and config into DIR")
     b.add_argument("dir", type=Path, metavar="DIR", help="a new (or empty) directory")
     b.set_defaults(func=_cmd_backup)
@@ -56,3 +84,13 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("dir", type=Path, metavar="DIR")
     r.add_argument("--force", action="store_true", help="replace a store and readings that already hold data")
     r.set_defaults(func=_cmd_restore)
+    st = sub.add_parser("status", help="is every service working; broker, gateways, open alerts, failed notifications")
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    st.add_argument("--lang", choices=("zh", "en"), default="zh")
+    st.set_defaults(func=_cmd_status)
+    w = sub.add_parser("watchdog", help="the dead man's switch: tell watchdog.notify when a service stops working")
+    wsub = w.add_subparsers(dest="watchdog_command", required=True)
+    wsub.add_parser("run", help="watch the services' heartbeats until stopped").set_defaults(func=_cmd_watchdog_run)
+    nf = wsub.add_parser("notify-failure", help="for systemd OnFailure=: tell watchdog.notify that UNIT failed")
+    nf.add_argument("unit", help="the failed unit, e.g. shouwang-alerts.service")
+    nf.set_defaults(func=_cmd_watchdog_notify_failure)

@@ -25,6 +25,7 @@ from broker_config.settings import SERVICE_CLIENT_ID, BrokerConfig
 from console.settings import ApiConfig
 from dashboards.settings import DashboardsConfig
 from firmware_sim.settings import SimConfig
+from ground.heartbeat import WatchdogConfig
 from ground.errors import ConfigError
 from ground.section import Section
 from ground.toml import read_toml
@@ -60,6 +61,7 @@ class Config(Section):
     dashboards: DashboardsConfig = DashboardsConfig()
     api: ApiConfig = ApiConfig()
     notify: NotifyConfig = NotifyConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
 
     @property
     def state_path(self) -> Path:
