@@ -41,7 +41,7 @@ class RebuildReport:
     gateways_offline: int = 0
     routine_loaded: bool = False
     stale_cleared: int = 0
-    devices_heard: set[str] = field(default_factory=set, repr=False)
+    devices_heard: dict[str, int] = field(default_factory=dict, repr=False)  # last report in InfluxDB
     gateways_online: set[str] = field(default_factory=set, repr=False)
     households_used: dict[str, int] = field(default_factory=dict, repr=False)  # a register movement found
 
@@ -90,7 +90,7 @@ def _last_seen(engine: Engine, influx: InfluxClient, now: int, lookback: int, re
     for dev, t in best.items():
         engine.health.seen(dev, t)
     rep.devices_seen = len(best)
-    rep.devices_heard = set(best)
+    rep.devices_heard = best
 
 
 def _gateways(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport) -> None:
@@ -193,9 +193,8 @@ def _open_alerts(engine: Engine, now: int, found: RebuildReport) -> int:
         if i is None:
             continue
         last = a.details.get("last_seen")
-        heard = int(health.last_seen[i])
-        if a.subject in found.devices_heard and last is not None and heard > int(last) \
-                and now - heard <= int(health.limit_ms[i]):
+        heard = found.devices_heard.get(a.subject)
+        if heard is not None and last is not None and heard > int(last) and now - heard <= int(health.limit_ms[i]):
             stale.append(Clear(Rule.DEVICE_SILENT, a.subject, "reporting_again", now))
         else:
             health.silent[i] = True

@@ -136,7 +136,8 @@ class Stack:
 
             replay = {"SHOUWANG_ALERTS__REPLAY_START_MS": str(load_scenario(cfg.sim.scenario).start_ms()),
                       "SHOUWANG_ALERTS__REPLAY_SPEED": f"{cfg.sim.speed:g}"}
-        self._start(service_process(cfg, "alerts", ["alerts"], self.config_file, ready=subscribed_check(alerts_log),
+        self._start(service_process(cfg, "alerts", ["alerts", "run"], self.config_file,
+                                    ready=subscribed_check(alerts_log),
                                     extra_env=replay))
         from console.demo import seed_demo  # the web API and console (docs/console.md)
 
