@@ -1,4 +1,10 @@
-"""What the `shouwang alerts` subcommands do."""
+"""What the `shouwang alerts` subcommands do.
+
+`shouwang alerts run` is the rules engine service; plain `shouwang alerts` prints help (it used to start an engine,
+one typo away from two engines on one store). What a person reads about an alert (the sentence, the words for
+states, actions, roles) comes from the renderer the command line hands in (notify.texts, a floor above this one),
+in the reader's language: `--lang`, else the locale (LC_ALL, LC_MESSAGES, LANG: zh_* or en_*), else Chinese.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,84 @@ import argparse
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from alerts.settings import AlertsSettings
 from storage.sql import Database
 
 if TYPE_CHECKING:
+    from alerts.lifecycle import AlertView
     from alerts.notifier import NotifierFactory
     from alerts.sinks import Sink
 
 log = logging.getLogger(__name__)
+LANGUAGES = ("zh", "en")
+
+
+class Texts(Protocol):
+    """What the commands need of the renderer of alert texts (notify.texts, handed in by the command line)."""
+
+    def alert_sentence(self, view: AlertView, language: str, names: Callable[[str], str | None] | None = None
+                       ) -> str: ...
+    def state_label(self, view: AlertView, language: str) -> str: ...
+    def word(self, group: str, code: str, language: str) -> str: ...
+    def timeline_note(self, event: Mapping[str, Any], language: str) -> str: ...
+
+
+def cli_language(asked: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The language of the command's output: asked with --lang, else the locale's, else Chinese."""
+    if asked in LANGUAGES:
+        return asked
+    env = os.environ if env is None else env
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            code = value[:2].lower()
+            return code if code in LANGUAGES else "zh"
+    return "zh"
+
+
+def text_width(text: str) -> int:
+    """Columns a terminal gives the text (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad_cell(text: str, width: int) -> str:
+    """The text cut or padded to `width` terminal columns."""
+    out, used = [], 0
+    for ch in text:
+        w = text_width(ch)
+        if used + w > width:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + " " * (width - used)
+
+
+#: the commands' own words, (zh, en)
+_T = {
+    "id": ("编号", "id"), "opened": ("开始", "opened"), "severity": ("级别", "severity"), "state": ("状态", "state"),
+    "alert": ("告警", "alert"), "place": ("地点", "place"), "what": ("情况", "what"),
+    "none": ("没有告警", "no alerts"), "none_active": ("没有进行中的告警", "no active alerts"),
+    "grid": ("网格", "grid"), "merged": ("合并", "merged"), "step": ("升级", "escalation step"),
+    "tta": ("确认用时", "time to acknowledge"), "ttr": ("处置用时", "time to resolve"),
+    "feedback": ("反馈", "feedback"), "rating": ("评分", "rating"), "trail": ("处理记录：", "audit trail:"),
+    "by": ("由", "by"), "via": ("经", "via"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    return _T[key][LANGUAGES.index(lang)]
+
+
+def _seconds(s: float, lang: str) -> str:
+    return f"{s:.0f} 秒" if lang == "zh" else f"{s:.0f} s"
 
 
 def _now_ms() -> int:
@@ -27,10 +98,10 @@ def _now_ms() -> int:
     return SystemClock().now_ms()
 
 
-def _fmt_ms(ms: int | None) -> str:
+def _fmt_ms(ms: int | None, tz: ZoneInfo | None = None) -> str:
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- alerts ---------------------------------------------------------------------------------
@@ -47,44 +118,104 @@ def alerts_run(cfg: AlertsSettings, notifier: NotifierFactory) -> int:
     return 0
 
 
+def _names(reg: Any) -> Callable[[str], str | None]:
+    """Registry code -> the name people use (a household's 楼栋/单元/房号, a place's name, a contact's name)."""
+    people = {c.code: c.name for cs in reg.contacts.values() for c in cs if c.name}
+
+    def name(code: str) -> str | None:
+        if code in reg.nodes:
+            return reg.address(code) if reg.address(code) != code else None
+        return people.get(code)
+
+    return name
+
+
+def _place(a: AlertView, name: Callable[[str], str | None], reg: Any) -> str:
+    """Where: the place's name with its resident, or the code when the registry names nothing."""
+    where = name(a.place) or a.place
+    resident = getattr(reg.households.get(a.place), "resident", "")
+    return f"{where} {resident}".strip()
+
+
 def alerts_list(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     from alerts.store import AlertFilter, AlertStore
+    from registry.model import load_snapshot
 
+    texts: Texts = args.texts
+    lang = cli_language(args.lang)
+    tz = ZoneInfo(cfg.alerts.timezone)
+    f = AlertFilter(active=None if args.all else True)
     with Database.from_config(cfg) as db:
-        rows = AlertStore(db).list(AlertFilter(active=None if args.all else True), limit=args.limit)
+        store = AlertStore(db)
+        rows = store.list(f, limit=args.limit or None)
+        total = store.count(f) if rows else 0
+        reg = load_snapshot(db)
     if not rows:
-        print("no alerts" if args.all else "no active alerts")
+        print(_t("none" if args.all else "none_active", lang))
         return 0
-    print(f"{'id':>6}  {'opened':19}  {'severity':11}  {'state':12}  {'rule':17}  {'subject':16}  summary")
-    for a in rows:
-        print(f"{a.id:>6}  {_fmt_ms(a.opened_at):19}  {a.severity.value:11}  {a.state.value:12}  {a.rule.value:17}  "
-              f"{a.subject[:16]:16}  {a.summary[:80]}")
+    name = _names(reg)
+    table = [[_t(k, lang) for k in ("id", "opened", "severity", "state", "place", "what")]]
+    table += [[str(a.id), _fmt_ms(a.opened_at, tz)[:16], texts.word("severities", a.severity.value, lang),
+               texts.state_label(a, lang), _place(a, name, reg), texts.alert_sentence(a, lang, name)] for a in rows]
+    widths = [min(max(text_width(r[i]) for r in table), cap) for i, cap in enumerate((8, 16, 12, 16, 28))]
+    for r in table:
+        print("  ".join(pad_cell(text, w) for text, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    if total > len(rows):
+        print(f"（显示最新的 {len(rows)} 条，共 {total} 条；--limit N 显示更多，--limit 0 显示全部）" if lang == "zh" else
+              f"(the newest {len(rows)} of {total}; --limit N shows more, --limit 0 all)")
     return 0
 
 
 def alerts_show(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     from alerts.store import AlertStore
+    from registry.model import load_snapshot
 
+    texts: Texts = args.texts
+    lang = cli_language(args.lang)
+    zh = lang == "zh"
+    tz = ZoneInfo(cfg.alerts.timezone)
     with Database.from_config(cfg) as db:
         store = AlertStore(db)
         a = store.get(args.id)
         events = store.events(a.id)
         deliveries = store.deliveries(a.id)
-    print(f"alert {a.id}: {a.severity} {a.rule} on {a.subject} (place {a.place}, grid {a.grid or '-'})")
-    print(f"  state {a.state}{' (' + a.outcome.value + ')' if a.outcome else ''}; opened {_fmt_ms(a.opened_at)}; "
-          f"merged {a.merged_count}; escalation step {a.escalation_step}")
-    print(f"  {a.summary}")
+        reg = load_snapshot(db)
+    name = _names(reg)
+    grid = (name(a.grid) or a.grid) if a.grid else "-"
+    title = f"{texts.word('severities', a.severity.value, lang)} {texts.word('rules', a.rule.value, lang)}"
+    semi, comma = ("；", "，") if zh else ("; ", ", ")
+    print(f"{_t('alert', lang)} {a.id}{'：' if zh else ': '}{title}{'，' if zh else ' — '}"
+          f"{texts.alert_sentence(a, lang, name)}")
+    print(f"  {_t('place', lang)} {_place(a, name, reg)}{f'（{a.place}）' if zh else f' ({a.place})'}{comma}"
+          f"{_t('grid', lang)} {grid}")
+    print(f"  {_t('state', lang)} {texts.state_label(a, lang)}{semi}{_t('opened', lang)} {_fmt_ms(a.opened_at, tz)}"
+          f"{semi}{_t('merged', lang)} {a.merged_count}{semi}{_t('step', lang)} {a.escalation_step}")
     if a.time_to_acknowledge_s is not None:
-        print(f"  time to acknowledge {a.time_to_acknowledge_s:.0f} s")
+        print(f"  {_t('tta', lang)} {_seconds(a.time_to_acknowledge_s, lang)}")
     if a.time_to_resolve_s is not None:
-        print(f"  time to resolve {a.time_to_resolve_s:.0f} s")
+        print(f"  {_t('ttr', lang)} {_seconds(a.time_to_resolve_s, lang)}")
     if a.feedback:
-        print(f"  feedback: {a.feedback} (rating {a.rating or '-'})")
-    print("  audit trail:")
+        print(f"  {_t('feedback', lang)}{'：' if zh else ': '}{a.feedback}"
+              f"{'（' if zh else ' ('}{_t('rating', lang)} {a.rating or '-'}{'）' if zh else ')'}")
+    print(f"  {_t('trail', lang)}")
     for e in events:
-        print(f"    {_fmt_ms(e['at'])}  {e['action']:13} by {e['actor']} via {e['channel']}  {e['note'][:100]}")
-    print(f"  {len(deliveries)} notifications handed over: " +
-          ", ".join(f"{d.contact} ({d.role}, {d.event}, {d.status})" for d in deliveries[:20]))
+        who = name(e["actor"]) or texts.word("actors", e["actor"], lang)
+        who = who if who == e["actor"] else (f"{who}（{e['actor']}）" if zh else f"{who} ({e['actor']})")
+        note = texts.timeline_note(e, lang)
+        print(f"    {_fmt_ms(e['at'], tz)}  {pad_cell(texts.word('actions', e['action'], lang), 13)} "
+              f"{_t('by', lang)} {who} {_t('via', lang)} {texts.word('channels', e['channel'], lang)}"
+              f"{'  ' + note[:100] if note else ''}")
+    n = len(deliveries)
+    if zh:
+        head = f"  已交付通知 {n} 条"
+    else:
+        head = f"  {n} notification{'' if n == 1 else 's'} handed over"
+    shown = [f"{name(d.contact) or d.contact}{'（' if zh else ' ('}{texts.word('roles', d.role, lang)}{comma}"
+             f"{texts.word('actions', d.event, lang)}{comma}{texts.word('statuses', d.status, lang)}{'）' if zh else ')'}"
+             for d in deliveries[:20]]
+    more = len(deliveries) - len(shown)
+    tail = (f"{semi}另有 {more} 条" if zh else f"; {more} more") if more > 0 else ""
+    print(head + (("：" if zh else ": ") + semi.join(shown) + tail if shown else ""))
     return 0
 
 
@@ -209,17 +340,24 @@ def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_alert_commands(sub: argparse._SubParsersAction, notifier: Callable[[Any], NotifierFactory]) -> None:
-    """Define `shouwang alerts ...`; notifier(config) gives the engine's notifier (the top's, from notify/)."""
-    p = sub.add_parser("alerts", help="rules engine service (default); list and handle alerts")
-    asub = p.add_subparsers(dest="alerts_command")
-    p.set_defaults(func=alerts_dispatch, notifier=notifier)
-    asub.add_parser("run", help="run the rules engine (the default)")
-    ls = asub.add_parser("list", help="active alerts (--all: every alert)")
+def add_alert_commands(sub: argparse._SubParsersAction, notifier: Callable[[Any], NotifierFactory],
+                       texts: Texts) -> None:
+    """Define `shouwang alerts ...`; notifier(config) gives the engine's notifier (the top's, from notify/), texts
+    renders what people read (notify.texts)."""
+    p = sub.add_parser("alerts", help="the rules engine (`alerts run`); list and handle alerts",
+                       description="`shouwang alerts run` runs the rules engine service (one per alert store); "
+                                   "the other subcommands read and handle alerts.")
+    asub = p.add_subparsers(dest="alerts_command", metavar="COMMAND")
+    p.set_defaults(func=alerts_dispatch, notifier=notifier, texts=texts, help=p.format_help)
+    asub.add_parser("run", help="run the rules engine service (one per alert store; `shouwang up` starts it)")
+    ls = asub.add_parser("list", help="active alerts, newest first (--all: every alert)")
     ls.add_argument("--all", action="store_true")
-    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50; 0: all)")
     show = asub.add_parser("show", help="one alert with its audit trail and notifications")
     show.add_argument("id", type=int)
+    for cmd in (ls, show):
+        cmd.add_argument("--lang", choices=LANGUAGES, default=None,
+                         help="language of the output (default: the locale's, zh or en; else zh)")
     for name, helptext in (("ack", "acknowledge: I have it"), ("dispatch", "send a named person"),
                            ("resolve", "handled on site"), ("close", "close with feedback and a rating")):
         t = asub.add_parser(name, help=helptext)
@@ -237,7 +375,10 @@ def add_alert_commands(sub: argparse._SubParsersAction, notifier: Callable[[Any]
 
 
 def alerts_dispatch(cfg: AlertsSettings, args: argparse.Namespace) -> int:
-    cmd = args.alerts_command or "run"
+    cmd = args.alerts_command
+    if cmd is None:  # never an engine by accident: `alerts run` says so
+        print(args.help(), file=sys.stderr)
+        return 2
     if cmd == "run":
         return alerts_run(cfg, args.notifier(cfg))
     if cmd == "list":

@@ -217,8 +217,8 @@ class Stack:
         self.influxd = influxd_process(cfg)
         self.ingest = IngestProcess(cfg, cfg_file)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
-        self.alerts = ChildProcess("alerts", [sys.executable, "-m", "shouwang", "--config", str(cfg_file), "alerts"],
-                                   state / "logs" / "alerts.log", ready=lambda: False, env=env)
+        self.alerts = ChildProcess("alerts", [sys.executable, "-m", "shouwang", "--config", str(cfg_file), "alerts",
+                                              "run"], state / "logs" / "alerts.log", ready=lambda: False, env=env)
         self.children = [self.broker, self.influxd, self.ingest.child, self.alerts]
         self.logs = {"mosquitto": self.broker.log_file, "ingest": self.ingest.child.log_file,
                      "alerts": self.alerts.log_file}

@@ -7,6 +7,7 @@ import getpass
 import logging
 import sys
 
+from alerts.commands import LANGUAGES, cli_language, pad_cell, text_width
 from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,20 @@ def user_list(cfg: ConsoleSettings, args: argparse.Namespace) -> int:
 
     with Database.from_config(cfg) as db:
         users = list_users(db)
-    for u, active in users:
-        print(f"{u.id:>4}  {u.username:20} {u.role.value:16} {','.join(u.scopes):30} {'' if active else 'locked'}")
+    zh = cli_language(args.lang) == "zh"
+    if not users:
+        print("还没有账号（shouwang api user add 创建）" if zh else "no accounts yet (create one: shouwang api user add)")
+        return 0
+    head = ("编号", "用户名", "角色", "范围", "姓名", "状态") if zh else ("id", "username", "role", "scopes", "name",
+                                                                    "state")
+    table = [list(head)] + [[str(u.id), u.username, u.role.value, ",".join(u.scopes), u.display_name or "-",
+                             ("正常" if zh else "active") if active else ("已锁定" if zh else "locked")]
+                            for u, active in users]
+    widths = [max(text_width(r[i]) for r in table) for i in range(len(head) - 1)]
+    for r in table:
+        print("  ".join(pad_cell(text, w) for text, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    n = len(users)
+    print(f"共 {n} 个账号" if zh else f"{n} account{'' if n == 1 else 's'}")
     return 0
 
 
@@ -106,7 +119,9 @@ def add_api_commands(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--language", default="zh", choices=["zh", "en"])
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(api_func=user_add)
-    usub.add_parser("list", help="every account").set_defaults(api_func=user_list)
+    ls = usub.add_parser("list", help="every account, with a header and a count")
+    ls.add_argument("--lang", choices=LANGUAGES, default=None, help="language of the output (default: the locale's)")
+    ls.set_defaults(api_func=user_list)
     lock = usub.add_parser("lock", help="lock an account and end its sessions")
     lock.add_argument("username")
     lock.set_defaults(api_func=user_lock)

@@ -26,7 +26,7 @@ def registry_import(cfg: SqlSettings, path: Path, *, dry_run: bool = False, stri
     from registry.csvio import import_file
 
     with Database.from_config(cfg) as db:
-        report = import_file(db, path, dry_run=dry_run, strict=strict)
+        report = import_file(db, path, dry_run=dry_run, strict=strict, log_summary=False)
     for err in report.errors:
         print(f"{path}: {err}", file=sys.stderr)
     print(report.summary() + (" (strict: nothing imported)" if strict and report.errors else ""))
@@ -35,10 +35,11 @@ def registry_import(cfg: SqlSettings, path: Path, *, dry_run: bool = False, stri
 
 def registry_import_scenario(cfg: SqlSettings, community: Community) -> int:
     """Import a simulator scenario's community (places, devices, contacts) as the registry."""
-    from registry.scenario import import_community, source_name
+    from registry.csvio import import_rows
+    from registry.scenario import registry_csv, source_name
 
     with Database.from_config(cfg) as db:
-        report = import_community(db, community)
+        report = import_rows(db, registry_csv(community), source_name(community), log_summary=False)
     for err in report.errors:
         print(f"{source_name(community)}: {err}", file=sys.stderr)
     print(report.summary())
@@ -62,7 +63,7 @@ def registry_export(cfg: SqlSettings, path: Path) -> int:
 
     with Database.from_config(cfg) as db:
         n = export_file(db, path)
-    print(f"wrote {n} registry rows to {path}")
+    print(f"wrote {n} registry row{'' if n == 1 else 's'} to {path}")
     return 0
 
 

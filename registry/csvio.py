@@ -86,8 +86,8 @@ class ImportReport:
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
-        return (f"{self.rows} rows: {verb} {self.created + self.updated} ({self.created} new, {self.updated} "
-                f"updated), rejected {self.rejected_rows}")
+        return (f"{self.rows} row{'' if self.rows == 1 else 's'}: {verb} {self.created + self.updated} "
+                f"({self.created} new, {self.updated} updated), rejected {self.rejected_rows}")
 
 
 @dataclass
@@ -385,8 +385,9 @@ class _Importer:
 
 
 def import_rows(db: Database, text: str, source: str = "<csv>", *, dry_run: bool = False,
-                strict: bool = False) -> ImportReport:
-    """Validate and import registry rows; see the module docstring for the rules."""
+                strict: bool = False, log_summary: bool = True) -> ImportReport:
+    """Validate and import registry rows; see the module docstring for the rules. The summary is logged (for
+    services) unless `log_summary` is False (a command that prints it)."""
     rows, errors, total, failed = read_rows(text, source)
     report = ImportReport(rows=total, errors=list(errors), dry_run=dry_run)
     seen: dict[tuple[str, str], int] = {}
@@ -423,7 +424,8 @@ def import_rows(db: Database, text: str, source: str = "<csv>", *, dry_run: bool
             return report
         bump_revision(s)
         s.commit()
-    log.info("registry import from %s: %s", source, report.summary())
+    if log_summary:
+        log.info("registry import from %s: %s", source, report.summary())
     return report
 
 

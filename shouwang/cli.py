@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sim_commands(sub)
     from alerts.commands import add_alert_commands  # `shouwang alerts ...` (docs/alerts.md)
+    from notify import texts  # what people read about alerts, in their language
     from shouwang.services import alerts_notifier  # the engine delivers through notify/, which sits above alerts/
 
-    add_alert_commands(sub, alerts_notifier)
+    add_alert_commands(sub, alerts_notifier, texts)
     from evaluation.commands import add_evaluate_commands  # `shouwang evaluate SCENARIO` (docs/alerts.md)
 
     add_evaluate_commands(sub)

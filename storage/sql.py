@@ -10,7 +10,9 @@ data instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -79,24 +81,43 @@ def _alembic_config(engine: Engine):  # noqa: ANN202
     return acfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to `revision` (idempotent)."""
-    from alembic import command
-
+@contextlib.contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs a dozen INFO lines (plugins, dialect, each step) on every open; keep only its warnings."""
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(max(level, logging.WARNING))
     try:
-        command.upgrade(_alembic_config(engine), revision)
+        yield
+    finally:
+        alembic_log.setLevel(level)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision` (idempotent); one INFO line if it changed anything."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with _quiet_alembic():
+            from alembic import command  # its import logs too
+
+            before = current_revision(engine)
+            command.upgrade(_alembic_config(engine), revision)
+            after = current_revision(engine)
     except OperationalError as exc:
-        raise ServiceError(f"alert store {engine.url.render_as_string(hide_password=True)}: {exc.orig}") from exc
+        raise ServiceError(f"alert store {where}: {exc.orig}") from exc
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at (None if never migrated)."""
-    from alembic.runtime.migration import MigrationContext
+    with _quiet_alembic():
+        from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return MigrationContext.configure(conn).get_current_revision()
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return MigrationContext.configure(conn).get_current_revision()
 
 
 class Database:

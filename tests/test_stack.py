@@ -101,8 +101,8 @@ def test_up_uses_external_broker_and_influxdb(tmp_path: Path, services) -> None:
             wait_for(lambda: "Shouwang is up." in (tmp_path / "up.out").read_text(), timeout=60, what="banner")
             children = _children(up.pid)
             assert len(children) == 3  # only ingest, alerts and api
-            assert sorted(Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")[-2] for c in children) == [
-                b"alerts", b"api", b"ingest"]
+            commands = sorted(Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")[3:-1] for c in children)
+            assert commands == [[b"alerts", b"run"], [b"api"], [b"ingest"]]
             gw = services.gateway("gw-b")
             ts = now_ms() - 1000
             topic, body = reading("gw-b", "ext-meter", ts, 1, 7.0)

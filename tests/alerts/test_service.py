@@ -51,8 +51,8 @@ def test_cli_service_end_to_end(services: Services, tmp_path: Path, uid: str) ->
     watcher.client.subscribe("sw/alerts/v1/#", qos=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     log = open(tmp_path / "alerts.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "alerts"], stdout=log,
-                            stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(cfg_file), "alerts", "run"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
     gw = services.gateway("gw-a")
     try:
         wait_for(lambda: "subscribed to sw/v1/#" in (tmp_path / "alerts.log").read_text(), timeout=30,

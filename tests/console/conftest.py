@@ -240,7 +240,7 @@ def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSta
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
     env["SHOUWANG_CONFIG"] = str(cfg_file)
     logs = cfg.state_path / "logs"
-    alerts = ChildProcess("alerts", [sys.executable, "-m", "shouwang", "alerts"], logs / "alerts.log",
+    alerts = ChildProcess("alerts", [sys.executable, "-m", "shouwang", "alerts", "run"], logs / "alerts.log",
                           ready=subscribed_check(logs / "alerts.log"), env=env)
     api = ChildProcess("api", [sys.executable, "-m", "shouwang", "api"], logs / "api.log",
                        ready=lambda: port_open("127.0.0.1", api_port), env=env)
