@@ -166,7 +166,7 @@ class ChannelNotifier(NotifierBase):
         ack = self.links.url(a.id, c.code, n.at) if n.event in LINK_EVENTS and a.active else ""
         console = f"{self.base_url}/family" if c.role is Role.FAMILY else f"{self.base_url}/alerts/{a.id}"
         return render_message(a, n.event, c, address=n.location, contacts=n.household_contacts, now=n.at,
-                              tz=self.tz, ack_url=ack, console_url=console)
+                              tz=self.tz, ack_url=ack, console_url=console, names=self.registry().address)
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -288,7 +288,8 @@ class ChannelNotifier(NotifierBase):
             lines = []
             for alert_id in sorted({d.alert_id for d in items}):
                 try:
-                    lines.append(digest_item(self.store.get(alert_id), c.language, self.tz))
+                    a = self.store.get(alert_id)
+                    lines.append(digest_item(a, c.language, self.tz, reg.location(a.place), reg.address))
                 except AlertNotFound:
                     continue
             cap = self.ncfg.digest_max_items

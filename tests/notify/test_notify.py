@@ -56,7 +56,7 @@ def test_press_reaches_grid_worker_and_family_then_escalates_to_every_channel(
     setup.press()
     hook = http_receiver.wait(lambda rs: [r for r in rs if r.path == "/hook/c-gw1"])[0].json()
     # the grid worker (zh) gets who, what, since when, what to do and a signed link
-    assert hook["title"].startswith("[紧急] 一键呼叫 — Room 301")
+    assert hook["title"].startswith("[紧急] 一键呼叫 — Building 3 Room 301")
     msg = hook["message"]
     assert "情况：按下一键呼叫\n住户/地点：Qianjin Street / Riverside Community / Grid 1 / Building 3 / Room 301" in msg
     assert "开始时间：2026-11-02 08:00（刚刚）" in msg and "请立即回电或上门" in msg
@@ -78,7 +78,7 @@ def test_press_reaches_grid_worker_and_family_then_escalates_to_every_channel(
     deadline_msgs = smtp_receiver.messages
     assert len(deadline_msgs) == 1
     mail = deadline_msgs[0]
-    assert mail["To"] == "duty@example.org" and "[escalated] [CRITICAL] Call button pressed — Room 301" in mail["Subject"]
+    assert mail["To"] == "duty@example.org" and "[escalated] [CRITICAL] Call button pressed — Building 3 Room 301" in mail["Subject"]
     text = mail.get_body(("plain",)).get_content()
     assert "What: call button pressed" in text and "Household/place: Qianjin Street" in text and "What to do: Call back or go there at once" in text
     assert "Since: 2026-11-02 08:00 (15 min ago)" in text
@@ -173,8 +173,8 @@ def test_quiet_hours_hold_non_critical_into_one_digest_but_critical_goes_at_once
         assert len(digests) == 1
         d = digests[0].json()
         assert d["title"] == "[digest] 2 alerts during quiet hours"
-        assert "Water running continuously — hh-0002: water running without a break — now: open" in d["message"]
-        assert "Battery low — hh-0002" in d["message"]
+        assert "Water running continuously — Building 3 Room 302: water running without a break — now: open" in d["message"]
+        assert "Battery low — Building 3 Room 302" in d["message"] and "hh-0002" not in d["message"]
         statuses = [r["status"] for a in s.store.all() for r in delivery_report(notify_db, a.id)]
         assert sorted(statuses) == ["digested", "digested", "sent"]
         # a later check sends nothing twice
@@ -265,7 +265,7 @@ def test_wecom_and_feishu_bot_formats(setup: Setup, http_receiver: HttpReceiver)
     assert wecom.headers["content-type"].startswith("application/json")
     assert body["msgtype"] == "text"
     text = body["text"]["content"]
-    assert text.startswith("[CRITICAL] Call button pressed — Room 101")
+    assert text.startswith("[CRITICAL] Call button pressed — Building 7 Room 101")
     assert "Household/place: Qianjin Street / Riverside Community / Grid 2 / Building 7 / Room 101" in text
     assert "I'm on it (tap to acknowledge): http://console.test/ack/" in text
     feishu = http_receiver.wait(lambda rs: [r for r in rs if r.path == "/open-apis/bot/v2/hook/TOKF3/"])[0].json()
