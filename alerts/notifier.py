@@ -48,6 +48,9 @@ class ServiceNotifier(Notifier, Protocol):
 
     def bind_registry(self, fn: Callable[[], RegistrySnapshot]) -> None: ...
 
+    def observe_attempts(self, fn: Callable[[bool], None]) -> None:
+        """Call fn(ok) after each send to a contact's channel (the service's metrics)."""
+
     def close(self) -> None: ...
 
 

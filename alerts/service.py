@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import OperationalError
 
 from alerts.engine import Engine
+from alerts.metrics import AlertsMetrics
 from alerts.notifier import NotifierFactory
 from alerts.rebuild import rebuild, save_routine
 from alerts.settings import AlertsSettings
@@ -28,6 +29,7 @@ from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import Account
 from broker_config.consumer import Consumer, Delivery, log_says_subscribed
 from ground.clock import Clock, SystemClock
+from ground.heartbeat import Heartbeat
 from storage.influx import InfluxClient
 from storage.sql import Database
 from wire import ContractError, decode
@@ -70,7 +72,8 @@ class AlertsService:
         self.consumer = Consumer(cfg, Account.ALERTS, self.acfg.client_id, ALL_TOPICS, on_message=self.q.put,
                                  session_expiry_s=self.acfg.session_expiry_s)
         self.ready = self.consumer.ready  # set once the broker granted the subscription
-        sinks = []
+        self.metrics = AlertsMetrics()
+        sinks: list = [self.metrics]
         self.influx_sink: InfluxAlertSink | None = None
         if self.acfg.write_influx:
             self.influx_sink = InfluxAlertSink(self.influx, self._grid_tag_ok)
@@ -80,6 +83,7 @@ class AlertsService:
         self.notifier = notifier(self.db, self.clock)
         self.engine = Engine(self.acfg, self.db, self.clock, notifier=self.notifier, sinks=sinks)
         self.notifier.bind_registry(self.engine.registry)
+        self.notifier.observe_attempts(self.metrics.attempt)
         self.routine_file = cfg.state_path / "alerts" / "routine.npz"
 
     def _grid_tag_ok(self) -> bool:
@@ -101,6 +105,7 @@ class AlertsService:
             # ingest dead-letters it with the reason; here it is only counted
             self.counters.rejected += 1
             self.counters.rejected_by_code[exc.code] = self.counters.rejected_by_code.get(exc.code, 0) + 1
+            self.metrics.messages.labels("rejected").inc()
             log.debug("ignored a message on %s: %s", log_topic(msg.topic), exc.code)
             return
         delay = 0.5
@@ -116,10 +121,12 @@ class AlertsService:
                 delay = min(delay * 2, 30)
         self.counters.handled += 1
         self.counters.alerts_changed += len(changes)
+        self.metrics.messages.labels("handled").inc()
 
     def _tick(self) -> None:
         try:
-            self.counters.alerts_changed += len(self.engine.tick())
+            with self.metrics.tick.time():
+                self.counters.alerts_changed += len(self.engine.tick())
         except OperationalError as exc:
             log.error("alert store unavailable during the timer run (%s); next tick retries", exc.orig)
 
@@ -127,11 +134,15 @@ class AlertsService:
         """Rebuild state, connect, and process until stop()."""
         rep = rebuild(self.engine, self.influx, self.routine_file)
         log.info("rebuilt: %s", rep)
+        if self.acfg.metrics_port:
+            self.metrics.serve(self.acfg.metrics_host, self.acfg.metrics_port)
         self.consumer.start()
         log.info("alerts engine %s consuming %s from %s:%d", self.acfg.client_id, ALL_TOPICS, self.consumer.host,
                  self.consumer.port)
         next_tick = time.monotonic()
         next_save = self.clock.now_ms() + ROUTINE_SAVE_MS
+        # beats from this loop (at least every tick): a hung or stopped engine stops beating (shouwang watchdog)
+        self.heartbeat = Heartbeat(self.cfg.state_path, "alerts")
         try:
             while not self.stop_event.is_set():
                 timeout = max(0.0, next_tick - time.monotonic())
@@ -146,6 +157,7 @@ class AlertsService:
                         break  # stopping while the store is down: leave it unacknowledged
                     except Exception:  # a rule bug must not stop the stream: count it, keep the traceback
                         self.counters.internal_errors += 1
+                        self.metrics.messages.labels("internal_error").inc()
                         log.exception("internal error on a message on %s", log_topic(delivery.message.topic))
                     # only if it arrived on this connection: an earlier one's messages are redelivered
                     self.consumer.ack([delivery])
@@ -155,7 +167,10 @@ class AlertsService:
                     if self.clock.now_ms() >= next_save:
                         next_save = self.clock.now_ms() + ROUTINE_SAVE_MS
                         save_routine(self.engine, self.routine_file)
+                self.heartbeat.beat({"received": self.counters.received, "handled": self.counters.handled,
+                                     "alerts_changed": self.counters.alerts_changed, "queued": self.q.qsize()})
         finally:
+            self.heartbeat.stopped()
             self._shutdown()
 
     def _shutdown(self) -> None:

@@ -34,6 +34,8 @@ class AlertsConfig(Section):
                            description="fixed MQTT client id: the engine's persistent session lives under it")
     session_expiry_s: int = Field(7 * 86400, ge=0)
     tick_s: float = Field(1.0, gt=0, le=60, description="how often timers (inactivity, silence, escalation) run")
+    metrics_host: str = Field("127.0.0.1", description="listen address of the engine's Prometheus /metrics")
+    metrics_port: int = Field(0, ge=0, le=65535, description="port of the engine's Prometheus /metrics; 0 = not served")
     timezone: str = Field("Asia/Shanghai", description="local time of sleep hours, quiet hours and camera "
                                                       "schedules (IANA name)")
     publish_mqtt: bool = Field(True, description="publish alert events under sw/alerts/v1/...")

@@ -26,6 +26,15 @@ class NotifierBase:
         self.store = AlertStore(db)
         self.tz = ZoneInfo(timezone)
         self._listeners: list[Callable[[Notification], None]] = []
+        self._attempt_observers: list[Callable[[bool], None]] = []
+
+    def observe_attempts(self, fn: Callable[[bool], None]) -> None:
+        """Call fn(ok) after each send to a channel (a notifier that only records never calls it)."""
+        self._attempt_observers.append(fn)
+
+    def attempted(self, ok: bool) -> None:
+        for fn in self._attempt_observers:
+            fn(ok)
 
     def add_listener(self, fn: Callable[[Notification], None]) -> None:
         """Call fn after each notification is recorded (and, for a notifier that sends, its sends are queued)."""

@@ -207,6 +207,7 @@ class ChannelNotifier(NotifierBase):
             if ok or n >= self.ncfg.max_attempts:
                 continue
             r = self.sender.send(url, job.title, job.body)
+            self.attempted(r.ok)
             attempts.append(Attempt(self.clock.now_ms(), i, scheme_of(url), r.ok, r.error, r.duration_ms,
                                     bool(job.digest_of)))
             hist[i] = (n + 1, r.ok)
