@@ -99,6 +99,7 @@ class Stack:
         self.lock = StateLock(cfg.state_path)
         self.demo_accounts: list = []
         self._sim_gateways: tuple[str, ...] | None = None
+        self.history = None  # shouwang.history.History of the simulated scenario, once written
 
     def start(self) -> None:
         cfg = self.cfg
@@ -130,23 +131,27 @@ class Stack:
             seed_registry(cfg, load_scenario(cfg.sim.scenario))
 
         alerts_log = cfg.state_path / "logs" / "alerts.log"
-        replay = {}
-        if sim_runs:  # the demo replays today from midnight: the engine's clock follows it (alerts.clock.ReplayClock)
+        if sim_runs:
+            # the scenario runs live at real time; its past (the day before its first start, or the gap while
+            # the stack was stopped) is written to InfluxDB as history now, before the engine rebuilds from it.
+            # The engine's clock is the wall clock: nothing the devices send can move it.
             from firmware_sim.scenario import load_scenario
+            from shouwang.history import try_write_history
 
-            replay = {"SHOUWANG_ALERTS__REPLAY_START_MS": str(load_scenario(cfg.sim.scenario).start_ms()),
-                      "SHOUWANG_ALERTS__REPLAY_SPEED": f"{cfg.sim.speed:g}"}
+            self.history = try_write_history(cfg, load_scenario(cfg.sim.scenario))
+            if self.history is not None:
+                log.info("%s history written: %d points from %s", cfg.sim.scenario, self.history.points,
+                         _local(self.history.from_ms))
         self._start(service_process(cfg, "alerts", ["alerts", "run"], self.config_file,
-                                    ready=subscribed_check(alerts_log),
-                                    extra_env=replay))
+                                    ready=subscribed_check(alerts_log)))
         from console.demo import seed_demo  # the web API and console (docs/console.md)
 
         self.demo_accounts = seed_demo(cfg, int(time.time() * 1000))
         self._start(service_process(cfg, "api", ["api"], self.config_file,
                                     ready=lambda: port_open(cfg.api.host, cfg.api.port)))
         if sim_runs:
-            self._start(service_process(cfg, "sim", ["sim", "run", cfg.sim.scenario, "--speed", f"{cfg.sim.speed:g}",
-                                                     "--follow", "--no-progress"], self.config_file))
+            self._start(service_process(cfg, "sim", ["sim", "run", cfg.sim.scenario, "--live", "--no-progress"],
+                                        self.config_file))
 
     def sim_gateways(self) -> tuple[str, ...]:
         """Gateways of the configured scenario (checked now, so a bad scenario stops `up` with its line)."""
@@ -195,8 +200,10 @@ class Stack:
                 lines.append(f"                log in as staff / {self.cfg.api.demo_password.get_secret_value()}   "
                              f"(same password: {names})")
         if any(c.name == "sim" for c in self.children):
-            lines.append(f"  simulator     scenario {self.cfg.sim.scenario} at {self.cfg.sim.speed:g}x until it "
-                         "reaches now, then live (sim.enabled = false turns it off)")
+            lines.append(f"  simulator     scenario {self.cfg.sim.scenario} live at real time"
+                         + (f" since {_local(self.history.origin_ms)}" if self.history else "")
+                         + "; its scripted incidents follow minutes after its first start (sim.enabled = false "
+                           "turns it off)")
         logs = [self.cfg.state_path / "logs"]
         logs += [] if self.cfg.broker.url else [self.cfg.state_path / "broker" / "mosquitto.log"]
         logs += [] if self.cfg.influx.url else [self.cfg.state_path / "influxdb" / "influxd.log"]
@@ -229,6 +236,10 @@ class Stack:
             log.info("stopping %s", child.name)
             child.stop()
         self.lock.release()
+
+
+def _local(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
 def run_up(cfg: Config, config_file: Path | None) -> int:
