@@ -34,10 +34,15 @@ Public API (others import these names; keep them):
           advice       what to do, per rule
     word(group, code, language) -> str
         One word of a group; an unknown code comes back unchanged (a person's name as actor, say).
-    timeline_note(event, language) -> str
+    timeline_note(event, language, names=None) -> str
         The note of one timeline entry (AlertStore.events row): the engine's own notes (clear reasons,
-        escalation steps, notification counts, severity changes) in words; a person's note unchanged;
-        an engine note not understood is left out rather than shown in English to a Chinese reader.
+        escalation steps, notification counts, severity changes, a resident's cancel, the default note
+        of a dispatch) in words; a person's note unchanged; an engine note not understood is left out
+        rather than shown in English to a Chinese reader.
+    feedback_text(view, language) -> str
+        An alert's closing feedback: a person's words unchanged, the engine's note of a resident's cancel in words.
+    place_name(view, address, language, names=None) -> str
+        The place as people call it (names(view.place), else the last part of the registry path).
     duration_text(minutes, language) -> str     "40 分钟", "37 小时", "2.5 天"
     render_message / digest_item / render_digest  the notification texts (Jinja2 templates in templates/,
         message.zh.txt, message.en.txt, digest.*.txt, so a site can read and adjust the wording in one place).
@@ -463,14 +468,22 @@ def _list(codes: str, table: Mapping[Any, tuple[str, str]], i: int) -> str:
     return ("、" if i == 0 else ", ").join(table[c][i] if c in table else c for c in items)
 
 
-def timeline_note(event: Mapping[str, Any], language: str) -> str:
+_DISPATCH_TO = re.compile(r"^to (\S+)$")
+_CANCELLED = re.compile(r"^cancelled by the resident (\d+) s after the press$")
+
+
+def timeline_note(event: Mapping[str, Any], language: str, names: Names | None = None) -> str:
     """The note of a timeline entry in words: the engine's notes translated, a person's note as written.
 
-    `event` is a row of AlertStore.events (keys action, actor, channel, note)."""
+    `event` is a row of AlertStore.events (keys action, actor, channel, note); `names` gives a person's name
+    for a contact code or username (the one a dispatch without a note went to)."""
     i = _i(language)
     note = str(event.get("note") or "")
     action, actor = event.get("action"), event.get("actor")
     if actor not in _ENGINE_ACTORS:
+        if action == "dispatched" and (m := _DISPATCH_TO.match(note)):  # the store's note for a dispatch without one
+            to = (names(m.group(1)) if names else None) or m.group(1)
+            return f"派给 {to}" if i == 0 else f"to {to}"
         return note  # written by a person: theirs, unchanged
     if action in ("opened", "merged"):
         return ""  # the engine's code-only summary: the sentence says it
@@ -521,6 +534,15 @@ def ago(ms: int, now: int, language: str) -> str:
     if mins < 120:
         return f"{mins} min ago" if en else f"{mins} 分钟前"
     return f"{mins // 60} h ago" if en else f"{mins // 60} 小时前"
+
+
+def feedback_text(view: AlertView, language: str) -> str:
+    """An alert's closing feedback: a person's words as written; the engine's note of a resident's quick cancel
+    in words."""
+    fb = view.feedback or ""
+    if (m := _CANCELLED.match(fb)) is not None:
+        return f"住户在按下 {m.group(1)} 秒后取消" if lang(language) == "zh" else f"the resident cancelled {m.group(1)} s after the press"
+    return fb
 
 
 def place_name(alert: AlertView, address: str, language: str, names: Names | None = None) -> str:

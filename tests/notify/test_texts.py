@@ -22,6 +22,7 @@ from notify.texts import (
     alert_sentence,
     digest_item,
     duration_text,
+    feedback_text,
     render_digest,
     render_message,
     state_label,
@@ -192,6 +193,13 @@ def test_timeline_notes() -> None:
     # an engine note not understood: left out in Chinese, never shown in English to a Chinese reader
     assert timeline_note(ev("auto_cleared", "something new"), "zh") == ""
     assert timeline_note(ev("resolved", "老人已送医", "staff-li"), "en") == "老人已送医"  # a person's own words
+    # a dispatch without a note: the store notes "to <code>"; said in words, with the person's name if known
+    assert timeline_note(ev("dispatched", "to worker-02", "staff-li"), "zh") == "派给 worker-02"
+    assert timeline_note(ev("dispatched", "to worker-02", "staff-li"), "zh", {"worker-02": "李强"}.get) == "派给 李强"
+    closed = view(Rule.CALL_BUTTON, {}, state=AlertState.CLOSED, outcome=Outcome.FALSE_ALARM)
+    assert feedback_text(replace(closed, feedback="cancelled by the resident 42 s after the press"), "zh") == \
+        "住户在按下 42 秒后取消"
+    assert feedback_text(replace(closed, feedback="误按"), "en") == "误按"
 
 
 def contact(language: str, role: Role = Role.GRID_WORKER, code: str = "c-1", name: str = "王芳") -> ContactInfo:
