@@ -198,11 +198,16 @@ def alerts_show(cfg: AlertsSettings, args: argparse.Namespace) -> int:
         print(f"  {_t('feedback', lang)}{'：' if zh else ': '}{a.feedback}"
               f"{'（' if zh else ' ('}{_t('rating', lang)} {a.rating or '-'}{'）' if zh else ')'}")
     print(f"  {_t('trail', lang)}")
-    for e in events:
-        who = name(e["actor"]) or texts.word("actors", e["actor"], lang)
-        who = who if who == e["actor"] else (f"{who}（{e['actor']}）" if zh else f"{who} ({e['actor']})")
+    actions = [texts.word("actions", e["action"], lang) for e in events]
+    width = max(map(text_width, actions), default=0)
+    for e, action in zip(events, actions, strict=True):
+        person = name(e["actor"])  # a contact by name, with the code they acted under
+        if person:
+            who = f"{person}（{e['actor']}）" if zh else f"{person} ({e['actor']})"
+        else:  # the engine, the resident (in words), or a username
+            who = texts.word("actors", e["actor"], lang)
         note = texts.timeline_note(e, lang)
-        print(f"    {_fmt_ms(e['at'], tz)}  {pad_cell(texts.word('actions', e['action'], lang), 13)} "
+        print(f"    {_fmt_ms(e['at'], tz)}  {pad_cell(action, width)} "
               f"{_t('by', lang)} {who} {_t('via', lang)} {texts.word('channels', e['channel'], lang)}"
               f"{'  ' + note[:100] if note else ''}")
     n = len(deliveries)
