@@ -9,6 +9,7 @@
     limits.py       request bodies bounded before they are read (413, connection closed)
     stream.py       server-sent events of alert changes (hub fed by sw/alerts/v1/event)
     pages.py        server-rendered console pages and acknowledgement-link pages
+    present.py      names before codes for a reader (building and flat, area, people) and the reader's language
     readings.py     device health, river levels and water use from InfluxDB
     demo.py         demo registry and demo accounts for `shouwang up`
     commands.py     `shouwang api` and `shouwang api user ...`

@@ -7,13 +7,14 @@ import dataclasses
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError
 from alerts.store import AlertFilter
 from alerts.types import AlertState, Rule, Severity
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx
+from console.present import Reader, area, person_name, place_name, reader_lang, trail_text
 from console.schemas import (
     ID_MAX,
     MAX_MS,
@@ -31,6 +32,9 @@ from console.schemas import (
 )
 from console.scope import ACTIONS, Action, UserRole
 from notify.records import delivery_report
+from notify.texts import alert_sentence, state_label, word
+from notify.texts import place_name as texts_place_name
+from registry.model import ContactInfo
 from registry.types import Level, Role
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -48,9 +52,23 @@ def visible_alert(ctx: AppContext, c: Caller, alert_id: int) -> AlertView:
     return a
 
 
-def alert_out(ctx: AppContext, a: AlertView) -> AlertOut:
+def reader(request: Request, c: Caller = Depends(caller)) -> Reader:
+    """The caller as a reader: the language of the console (or their own), and whether residents are theirs."""
+    return Reader(reader_lang(request, c.user.language), c.user.role is not UserRole.TECHNICIAN)
+
+
+def alert_out(ctx: AppContext, a: AlertView, r: Reader) -> AlertOut:
     reg = ctx.registry.get()
-    return AlertOut.of(a, reg.location(a.place) if a.place in reg.nodes else a.place)
+    h = reg.households.get(a.place)
+
+    def names(code: str) -> str | None:
+        return place_name(reg, code) if code in reg.nodes else None
+
+    return AlertOut.of(a, reg.location(a.place) if a.place in reg.nodes else a.place, language=r.lang,
+                       title=word("rules", a.rule, r.lang), sentence=alert_sentence(a, r.lang, names),
+                       state_word=state_label(a, r.lang), place_name=texts_place_name(a, "", r.lang, names),
+                       area=area(reg, a.place), resident=h.resident if h is not None and r.people else "",
+                       resident_phone=h.phone if h is not None and r.people else "")
 
 
 def allowed_actions(c: Caller, a: AlertView) -> list[Action]:
@@ -71,16 +89,19 @@ def list_alerts(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
                 place: Annotated[str | None, Query(max_length=64)] = None,
                 since: Annotated[int | None, Query(ge=0, le=MAX_MS, description="opened at or after (ms)")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> AlertList:
+                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, r: Reader = Depends(reader)) -> AlertList:
     f = AlertFilter(c.scope.alerts, tuple(state or ()), tuple(severity or ()), tuple(rule or ()), active, place, since)
     rows = ctx.store.list(f, limit=limit, offset=offset)
     count = ctx.store.count(f)
-    return AlertList(items=[alert_out(ctx, a) for a in rows], count=count)
+    return AlertList(items=[alert_out(ctx, a, r) for a in rows], count=count)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, summary="one alert with contacts, timeline and "
                                                                       "every notification attempt")
-def get_alert(alert_id: AlertId, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller)) -> AlertDetail:
+def get_alert(alert_id: AlertId, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
+              r: Reader = Depends(reader)) -> AlertDetail:
+    from console.auth import list_users
+
     a = visible_alert(ctx, c, alert_id)
     reg = ctx.registry.get()
     contacts = []
@@ -90,16 +111,33 @@ def get_alert(alert_id: AlertId, ctx: AppContext = Depends(get_ctx), c: Caller =
                                                                                       Role.COMMUNITY_DUTY]
         if c.user.role is UserRole.TECHNICIAN:
             roles = [Role.GRID_WORKER]
-        contacts = [ContactOut(code=x.code, role=x.role.value, name=x.name, place=x.place, language=x.language)
-                    for x in reg.audience(a.place, roles)]
+        personal = c.user.role is not UserRole.TECHNICIAN  # technicians see who to call, not the number
+        contacts = [contact_out(x, personal=personal) for x in reg.audience(a.place, roles)]
+    users = {u.username: u.display_name for u, _ in list_users(ctx.db) if u.display_name}
+
+    def name_of(code: str) -> str:
+        return person_name(reg, code, users)
+
     timeline = [TimelineEntry(at=e["at"], action=e["action"], actor=e["actor"], channel=e["channel"],
-                              from_state=e["from"], to_state=e["to"], note=e["note"]) for e in ctx.store.events(a.id)]
-    deliveries = [] if c.user.role is UserRole.FAMILY else [DeliveryOut(**d) for d in delivery_report(ctx.db, a.id)]
-    return AlertDetail(alert=alert_out(ctx, a), contacts=contacts, timeline=timeline, deliveries=deliveries,
+                              from_state=e["from"], to_state=e["to"], note=e["note"], actor_name=name_of(e["actor"]),
+                              text=trail_text(e, r.lang, name_of)) for e in ctx.store.events(a.id)]
+    deliveries = [] if c.user.role is UserRole.FAMILY else [DeliveryOut(**d, contact_name=name_of(d["contact"]))
+                                                            for d in delivery_report(ctx.db, a.id)]
+    out = alert_out(ctx, a, r)
+    if a.dispatched_to:
+        out = out.model_copy(update={"dispatched_to_name": name_of(a.dispatched_to)})
+    return AlertDetail(alert=out, contacts=contacts, timeline=timeline, deliveries=deliveries,
                        actions=allowed_actions(c, a))
 
 
-def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable[[], AlertChange]) -> AlertOut:
+def contact_out(x: ContactInfo, *, personal: bool = True) -> ContactOut:
+    """A contact as the API shows it; `personal=False` (technicians) leaves the phone number out."""
+    return ContactOut(code=x.code, role=x.role.value, name=x.name, place=x.place, language=x.language,
+                      phone=(x.phone or None) if personal else None)
+
+
+def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable[[], AlertChange],
+         r: Reader) -> AlertOut:
     visible_alert(ctx, c, alert_id)
     if not c.scope.can(action):
         raise HTTPException(403, f"a {c.user.role.value} may not {action.value} alerts")
@@ -107,14 +145,14 @@ def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable
         change = do()
     except LifecycleError as exc:
         raise HTTPException(409, str(exc)) from None
-    return alert_out(ctx, change.alert)
+    return alert_out(ctx, change.alert, r)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, summary="I have it: stops escalation")
 def acknowledge(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Depends(get_ctx),
-                c: Caller = Depends(caller)) -> AlertOut:
+                c: Caller = Depends(caller), r: Reader = Depends(reader)) -> AlertOut:
     note = body.note if body else ""
-    return _act(ctx, c, alert_id, Action.ACKNOWLEDGE, lambda: ctx.actions.acknowledge(alert_id, c.actor, note))
+    return _act(ctx, c, alert_id, Action.ACKNOWLEDGE, lambda: ctx.actions.acknowledge(alert_id, c.actor, note), r)
 
 
 def dispatchable(ctx: AppContext, c: Caller, to: str) -> bool:
@@ -138,29 +176,30 @@ def dispatchable(ctx: AppContext, c: Caller, to: str) -> bool:
 
 @router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut, summary="send a named person of your area")
 def dispatch(alert_id: AlertId, body: DispatchIn, ctx: AppContext = Depends(get_ctx),
-             c: Caller = Depends(caller)) -> AlertOut:
+             c: Caller = Depends(caller), r: Reader = Depends(reader)) -> AlertOut:
     visible_alert(ctx, c, alert_id)
     if not c.scope.can(Action.DISPATCH):
         raise HTTPException(403, f"a {c.user.role.value} may not dispatch alerts")
     if not dispatchable(ctx, c, body.to):  # the same answer for nobody and for somebody elsewhere
         raise HTTPException(422, "to: no contact or user of your area by that name (give a contact code or username)")
-    return _act(ctx, c, alert_id, Action.DISPATCH, lambda: ctx.actions.dispatch(alert_id, body.to, c.actor, body.note))
+    return _act(ctx, c, alert_id, Action.DISPATCH,
+                lambda: ctx.actions.dispatch(alert_id, body.to, c.actor, body.note), r)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="handled on site")
 def resolve(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Depends(get_ctx),
-            c: Caller = Depends(caller)) -> AlertOut:
+            c: Caller = Depends(caller), r: Reader = Depends(reader)) -> AlertOut:
     note = body.note if body else ""
-    return _act(ctx, c, alert_id, Action.RESOLVE, lambda: ctx.actions.resolve(alert_id, c.actor, note))
+    return _act(ctx, c, alert_id, Action.RESOLVE, lambda: ctx.actions.resolve(alert_id, c.actor, note), r)
 
 
 @router.post("/alerts/{alert_id}/close", response_model=AlertOut, summary="close the loop with feedback and rating")
 def close(alert_id: AlertId, body: CloseIn, ctx: AppContext = Depends(get_ctx),
-          c: Caller = Depends(caller)) -> AlertOut:
+          c: Caller = Depends(caller), r: Reader = Depends(reader)) -> AlertOut:
     if not body.feedback.strip():
         raise HTTPException(422, "feedback: say how it ended")
     return _act(ctx, c, alert_id, Action.CLOSE,
-                lambda: ctx.actions.close(alert_id, c.actor, body.feedback, body.rating, body.false_alarm))
+                lambda: ctx.actions.close(alert_id, c.actor, body.feedback, body.rating, body.false_alarm), r)
 
 
 @router.get("/stats", response_model=StatsOut, summary="per rule: counts, time to acknowledge and to resolve")

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from alerts.store import AlertFilter
 from alerts.types import Rule
-from console.api_alerts import alert_out
+from console.api_alerts import alert_out, contact_out, reader
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx, staff
+from console.present import Reader, area, place_name
 from console.readings import device_readings, gateway_presence, last_levels, river_levels, water_use
 from console.schemas import (
-    ContactOut,
     DeviceList,
     DeviceOut,
     GatewayList,
@@ -77,7 +77,8 @@ def devices(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff),
             continue
         items.append(DeviceOut(id=d.id, kind=d.kind, gateway=d.gateway, place=d.place, location=reg.location(d.place),
                                last_seen=r.last_seen if r else None, battery_v=r.battery_v if r else None,
-                               rssi_dbm=r.rssi_dbm if r else None, health=h, open_alerts=alerts.get(d.id, [])))
+                               rssi_dbm=r.rssi_dbm if r else None, health=h, open_alerts=alerts.get(d.id, []),
+                               place_name=place_name(reg, d.place), area=area(reg, d.place)))
     return DeviceList(items=items[offset:offset + limit], count=len(items), readings_available=available)
 
 
@@ -113,7 +114,8 @@ def _stations(ctx: AppContext, c: Caller) -> list[tuple[StationOut, str | None]]
         node = reg.nodes[code]
         out.append((StationOut(code=code, name=node.name, location=reg.location(code), device=gauges.get(code),
                                warning_m=st.warning_m, guaranteed_m=st.guaranteed_m, rise_m_per_h=st.rise_m_per_h,
-                               level_m=None, level_at=None, open_alerts=alerts.get(code, [])), gauges.get(code)))
+                               level_m=None, level_at=None, open_alerts=alerts.get(code, []), area=area(reg, code)),
+                    gauges.get(code)))
     return out
 
 
@@ -158,7 +160,8 @@ def station_levels(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = D
 
 @router.get("/households/{code}", response_model=HouseholdOut, summary="a household: last water use, open alerts, "
                                                                           "contacts (not for technicians)")
-def household(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller)) -> HouseholdOut:
+def household(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = Depends(caller),
+              r: Reader = Depends(reader)) -> HouseholdOut:
     if c.user.role is UserRole.TECHNICIAN:  # before the lookup: the answer is the same for any code
         raise HTTPException(403, "a technician sees devices, not the people of a household: GET /api/devices lists "
                                  "a household's devices with their health")
@@ -176,10 +179,10 @@ def household(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = Depend
             log.warning("water use unavailable: %s", exc)
             available = False
     rows = ctx.store.list(AlertFilter(c.scope.alerts, active=True, place=code), limit=None)
-    contacts = [ContactOut(code=x.code, role=x.role.value, name=x.name, place=x.place, language=x.language)
-                for x in reg.audience(code, ["family", "grid_worker"])]
-    return HouseholdOut(code=code, location=reg.location(code), flags=sorted(h.flags) if h else [],
+    contacts = [contact_out(x) for x in reg.audience(code, ["family", "grid_worker"])]
+    return HouseholdOut(code=code, location=reg.location(code), place_name=place_name(reg, code),
+                        resident=h.resident if h else "", resident_phone=h.phone if h else "", area=area(reg, code), flags=sorted(h.flags) if h else [],
                         away_until=h.away_until if h else None, meter=meter,
                         last_reading=use.last_reading if use else None, last_water_use=use.last_use if use else None,
-                        total_l=use.total_l if use else None, open_alerts=[alert_out(ctx, a) for a in rows],
+                        total_l=use.total_l if use else None, open_alerts=[alert_out(ctx, a, r) for a in rows],
                         contacts=contacts, readings_available=available)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notify.texts import ROLE_WORDS, RULE_TITLES, SEVERITY_WORDS, STATE_WORDS
+from notify import texts
 
 LANGS = ("zh", "en")
 
@@ -15,23 +15,26 @@ TEXT: dict[str, tuple[str, str]] = {
     "stations": ("河道水位", "River levels"), "family": ("我的家人", "My family"), "stats": ("统计", "Statistics"),
     "active": ("进行中的告警", "Active alerts"), "recent": ("最近告警", "Recent alerts"),
     "no_alerts": ("暂无告警", "No alerts"),
-    "acknowledge": ("确认（我来处理）", "Acknowledge"), "dispatch": ("派人", "Dispatch"),
-    "resolve": ("已处置", "Resolve"), "close": ("关闭并评价", "Close with feedback"),
-    "to": ("派给（联系人编号或用户名）", "Send (contact code or username)"), "note": ("备注", "Note"),
-    "feedback": ("处置反馈", "Feedback"), "rating": ("评分 1-5", "Rating 1-5"),
+    "to": ("派给谁", "Send whom"), "note": ("备注", "Note"),
+    "feedback": ("处置反馈", "Feedback"), "rating": ("评分", "Rating"), "rating_hint": ("1–5 分", "1 to 5"),
+    "to_hint": ("联系人或用户名", "Contact or username"),
     "false_alarm": ("误报", "False alarm"),
     "location": ("位置", "Location"), "contacts": ("联系人", "Contacts"), "timeline": ("处理记录", "Timeline"),
     "deliveries": ("通知记录", "Notifications"), "opened": ("开始", "Opened"), "state": ("状态", "State"),
+    "gw_unknown": ("状态未知", "state unknown"), "n_devices": ("{n} 台设备", "{n} devices"),
+    "time": ("时间", "Time"), "via": ("渠道", "Channels"), "phone": ("电话", "Phone"), "device": ("设备", "Device"),
+    "dispatched_to": ("已派", "Sent"),
     "severity": ("级别", "Severity"), "what": ("情况", "What"), "place": ("地点", "Place"),
     "live": ("实时", "live"), "offline": ("连接中断，正在重连…", "connection lost, reconnecting…"),
-    "sound_on": ("🔔 声音提醒已开", "🔔 sound on"), "sound_off": ("🔕 点此开启声音提醒", "🔕 tap to turn sound on"),
+    "sound_on": ("声音提醒：开", "Sound: on"), "sound_off": ("声音提醒：关（点此开启）", "Sound: off (tap to turn on)"),
     "critical_cue": ("紧急告警！", "CRITICAL ALERT!"),
     "gateways": ("网关", "Gateways"), "online": ("在线", "online"), "offline_gw": ("离线", "offline"),
     "last_seen": ("最后上报", "Last seen"), "battery": ("电池", "Battery"), "health": ("状态", "Health"),
     "h_ok": ("正常", "ok"), "h_silent": ("无上报", "silent"), "h_low_battery": ("电量低", "low battery"),
     "h_unknown": ("未知", "unknown"),
     "level": ("当前水位", "Level now"), "warning_line": ("警戒水位", "Warning level"),
-    "guaranteed_line": ("保证水位", "Guaranteed level"), "last_24h": ("最近 24 小时", "Last 24 hours"),
+    "guaranteed_line": ("保证水位", "Guaranteed level"), "level_series": ("水位（米）", "Level (m)"),
+    "meters": ("水位（米）", "level (m)"), "last_24h": ("最近 24 小时", "Last 24 hours"),
     "no_readings": ("暂无读数", "No readings"), "readings_down": ("读数暂不可用", "Readings unavailable"),
     "last_use": ("最近用水", "Last water use"), "last_reading": ("最近读表", "Last meter reading"),
     "household": ("住户", "Household"), "away": ("外出", "Away"),
@@ -51,6 +54,11 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
+def word(group: str, key: str, lang: str) -> str:
+    """A word of one of notify.texts' groups (actions, channels, statuses, kinds, roles, ...) in the language."""
+    return texts.word(group, key, lang)
+
+
 def t(key: str, lang: str) -> str:
     pair = TEXT.get(key)
     if pair is None:
@@ -59,11 +67,7 @@ def t(key: str, lang: str) -> str:
 
 
 def js_strings(lang: str) -> dict[str, object]:
-    """What the page scripts need: UI words, rule titles, severities, states."""
+    """What the page scripts need: the console's words, and notify.texts' word groups (rules, severities,
+    states, outcomes, actions, channels, statuses, kinds, roles, ...)."""
     i = 1 if lang == "en" else 0
-    return {"text": {k: v[i] for k, v in TEXT.items()},
-            "rules": {r.value: v[i] for r, v in RULE_TITLES.items()},
-            "severity": {s.value: v[i] for s, v in SEVERITY_WORDS.items()},
-            "state": {s.value: v[i] for s, v in STATE_WORDS.items()},
-            "roles": {r.value: v[i] for r, v in ROLE_WORDS.items()},
-            "lang": lang}
+    return {"text": {k: v[i] for k, v in TEXT.items()}, **texts.words(lang), "lang": lang}

@@ -7,29 +7,25 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from alerts.lifecycle import AlertNotFound
+from alerts.lifecycle import AlertNotFound, AlertView
 from console.api_auth import login_user, set_cookie
 from console.auth import session_user
 from console.context import AppContext
 from console.deps import COOKIE, Caller, client_address, get_ctx
-from console.i18n import LANGS, js_strings, t
+from console.i18n import LANGS, js_strings, t, word
+from console.present import LANG_COOKIE, Reader, contact_by_code, person_name, reader_lang
 from console.scope import UserRole
 from notify.links import AckLinkError, AckResult, redeem
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
-LANG_COOKIE = "sw_lang"
 
 
 def lang_of(request: Request, default: str = "zh") -> str:
-    q = request.query_params.get("lang")
-    if q in LANGS:
-        return q
-    c = request.cookies.get(LANG_COOKIE)
-    return c if c in LANGS else default
+    return reader_lang(request, default)
 
 
 def page_caller(request: Request, ctx: AppContext = Depends(get_ctx)) -> Caller:
@@ -44,7 +40,8 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def render(request: Request, name: str, lang: str, status: int = 200, **kw: object) -> HTMLResponse:
-    data = {"lang": lang, "t": lambda k: t(k, lang), "strings": json.dumps(js_strings(lang), ensure_ascii=False),
+    data = {"lang": lang, "t": lambda k: t(k, lang), "w": lambda g, k: word(g, k, lang),
+            "strings": json.dumps(js_strings(lang), ensure_ascii=False),
             "path": request.url.path, **kw}
     resp = templates.TemplateResponse(request, name, data, status_code=status)
     if request.query_params.get("lang") in LANGS:
@@ -57,14 +54,14 @@ def _safe_next(nxt: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
     return render(request, "login.html", lang_of(request), next=_safe_next(next), error="")
 
 
 @router.post("/login")
 def login_form(request: Request, username: Annotated[str, Form(max_length=64)],
                password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form(max_length=500)] = "/",
-               ctx: AppContext = Depends(get_ctx)) -> Response:  # noqa: A002
+               ctx: AppContext = Depends(get_ctx)) -> Response:
     lang = lang_of(request)
     try:
         user, token, _ = login_user(ctx, username, password, client_address(request))
@@ -95,11 +92,18 @@ def alert_page(request: Request, alert_id: int, c: Caller = Depends(page_caller)
         raise HTTPException(404, "no such alert")
     lang = lang_of(request, c.user.language)
     try:
-        detail = get_alert(alert_id, ctx, c)
+        detail = get_alert(alert_id, ctx, c, Reader(lang, c.user.role is not UserRole.TECHNICIAN))
     except HTTPException as exc:
         return render(request, "message.html", lang, status=exc.status_code, user=c.user,
                       title=t("error", lang), message=str(exc.detail))
     return render(request, "alert.html", lang, user=c.user, d=detail, detail_json=detail.model_dump_json())
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Browsers ask for it on every page; the console's mark, so the tab shows it and logs show no 404s."""
+    return FileResponse(Path(__file__).with_name("static") / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/devices", response_class=HTMLResponse)
@@ -134,9 +138,17 @@ def family_page(request: Request, c: Caller = Depends(page_caller)) -> Response:
 
 
 def _ack_lang(ctx: AppContext, contact_code: str, request: Request) -> str:
-    reg = ctx.registry.get()
-    contact = next((c for cs in reg.contacts.values() for c in cs if c.code == contact_code), None)
+    contact = contact_by_code(ctx.registry.get(), contact_code)
     return lang_of(request, contact.language if contact else "zh")
+
+
+def _ack_view(ctx: AppContext, alert: AlertView | None, contact_code: str, lang: str) -> dict[str, object]:
+    """What the acknowledgement page shows: the alert in the contact's words, and the contact by name."""
+    from console.api_alerts import alert_out
+
+    reg = ctx.registry.get()
+    return {"a": alert_out(ctx, alert, Reader(lang, True)) if alert is not None else None,
+            "contact": person_name(reg, contact_code) if contact_code else ""}
 
 
 def _bad_link_page(request: Request, exc: AckLinkError) -> HTMLResponse:
@@ -144,7 +156,7 @@ def _bad_link_page(request: Request, exc: AckLinkError) -> HTMLResponse:
     lang = lang_of(request)
     expired = exc.reason == "expired"
     return render(request, "ack.html", lang, status=410 if expired else 404, stage="error",
-                  message=t("ack_expired" if expired else "ack_bad", lang), alert=None, contact="", location="")
+                  message=t("ack_expired" if expired else "ack_bad", lang), a=None, contact="")
 
 
 @router.get("/ack/{token}", response_class=HTMLResponse)
@@ -159,10 +171,9 @@ def ack_page(request: Request, token: str, ctx: AppContext = Depends(get_ctx)) -
         alert = ctx.store.get(claim.alert_id)
     except AlertNotFound:
         return render(request, "ack.html", lang, status=404, stage="error", message=t("ack_not_found", lang),
-                      alert=None, contact="", location="")
-    reg = ctx.registry.get()
-    return render(request, "ack.html", lang, stage="confirm", message="", alert=alert, contact=claim.contact,
-                  location=reg.location(alert.place), token=token)
+                      a=None, contact="")
+    return render(request, "ack.html", lang, stage="confirm", message="", token=token,
+                  **_ack_view(ctx, alert, claim.contact, lang))
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
@@ -180,8 +191,7 @@ def ack_submit(request: Request, token: str, ctx: AppContext = Depends(get_ctx))
         alert = ctx.store.get(claim.alert_id)
     except AlertNotFound:
         pass
-    reg = ctx.registry.get()
     return render(request, "ack.html", lang, status=status, stage="done" if result is AckResult.ACKNOWLEDGED
                   else "error", message=t(f"ack_{result.value}" if result is not AckResult.ACKNOWLEDGED
                                           else "ack_done", lang),
-                  alert=alert, contact=claim.contact, location=reg.location(alert.place) if alert else "")
+                  **_ack_view(ctx, alert, claim.contact, lang))

@@ -67,11 +67,23 @@ class AlertOut(BaseModel):
     rating: int | None
     time_to_acknowledge_s: float | None
     time_to_resolve_s: float | None
+    # for people, in the reader's language (`language`): the names before the codes above
+    language: str = Field("zh", description="the language of title, sentence and the names below")
+    title: str = Field("", description="what kind of alert, e.g. 一键呼叫")
+    sentence: str = Field("", description="what happened, from the alert's facts, e.g. 按下一键呼叫")
+    state_word: str = Field("", description="the state as people read it, with how it ended (已处置 by a person, "
+                                            "已自动解除 by the engine, 误报)")
+    place_name: str = Field("", description="the place as people name it: building and flat (3号楼 2单元 501), a "
+                                            "station's or zone's name; the code only if the registry has no name")
+    resident: str = Field("", description="who lives there (households; not shown to technicians)")
+    resident_phone: str = Field("", description="the household's phone, for a tel: link (not shown to technicians)")
+    area: str = Field("", description="the named community and grid the place lies in")
+    dispatched_to_name: str = Field("", description="the name of the person sent (detail only)")
 
     @classmethod
-    def of(cls, a: AlertView, location: str) -> AlertOut:
-        return cls(id=a.id, rule=a.rule, severity=a.severity, state=a.state, outcome=a.outcome, subject=a.subject,
-                   place=a.place, grid=a.grid, location=location, summary=a.summary, opened_at=a.opened_at,
+    def of(cls, a: AlertView, location: str, **present: str) -> AlertOut:
+        return cls(**present, id=a.id, rule=a.rule, severity=a.severity, state=a.state, outcome=a.outcome,
+                   subject=a.subject, place=a.place, grid=a.grid, location=location, summary=a.summary, opened_at=a.opened_at,
                    last_event_at=a.last_event_at, merged_count=a.merged_count, escalation_step=a.escalation_step,
                    acknowledged_at=a.acknowledged_at, acknowledged_by=a.acknowledged_by,
                    dispatched_at=a.dispatched_at, dispatched_to=a.dispatched_to, resolved_at=a.resolved_at,
@@ -90,6 +102,8 @@ class ContactOut(BaseModel):
     name: str
     place: str
     language: str
+    phone: str | None = Field(None, description="digits with an optional leading + (for a tel: link); never "
+                                                "given to technicians; null if unknown or not for this user")
 
 
 class TimelineEntry(BaseModel):
@@ -100,6 +114,8 @@ class TimelineEntry(BaseModel):
     from_state: str | None
     to_state: str | None
     note: str
+    actor_name: str = Field("", description="the actor's name (a contact's or user's), or the actor code")
+    text: str = Field("", description="what the entry says in the reader's language; a person's own note verbatim")
 
 
 class AttemptOut(BaseModel):
@@ -123,6 +139,7 @@ class DeliveryOut(BaseModel):
     language: str
     title: str
     attempts: list[AttemptOut]
+    contact_name: str = Field("", description="the contact's name, or the code if the registry has none")
 
 
 class AlertDetail(BaseModel):
@@ -159,6 +176,8 @@ class DeviceOut(BaseModel):
     rssi_dbm: float | None
     health: Literal["ok", "silent", "low_battery", "unknown"]
     open_alerts: list[int]
+    place_name: str = Field("", description="the place as people name it (building and flat, station, zone)")
+    area: str = Field("", description="the named community and grid")
 
 
 class DeviceList(BaseModel):
@@ -191,6 +210,7 @@ class StationOut(BaseModel):
     level_m: float | None
     level_at: int | None
     open_alerts: list[int]
+    area: str = Field("", description="the named community and grid")
 
 
 class StationList(BaseModel):
@@ -208,6 +228,10 @@ class LevelSeries(BaseModel):
 class HouseholdOut(BaseModel):
     code: str
     location: str
+    place_name: str = Field("", description="building and flat as people say it")
+    resident: str = Field("", description="who lives there")
+    resident_phone: str = Field("", description="the household's phone")
+    area: str = Field("", description="the named community and grid")
     flags: list[str]
     away_until: dt.date | None
     meter: str | None

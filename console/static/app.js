@@ -1,7 +1,7 @@
 /* Shouwang console: plain JS, no build step. Pages are told apart by <body data-page>. */
 (function () {
   "use strict";
-  const SW = window.SW || {text: {}, rules: {}, severity: {}, state: {}, lang: "zh"};
+  const SW = window.SW || {text: {}, rules: {}, severities: {}, states: {}, outcomes: {}, lang: "zh"};
   const T = SW.text;
   const ACTIVE = ["open", "acknowledged", "dispatched"];
   const page = document.body.dataset.page;
@@ -12,11 +12,33 @@
     const d = new Date(Number(ms));
     return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
   }
+  function label(x) { return SW.lang === "en" ? `${x}: ` : `${x}：`; }
+  function metres(v) { return SW.lang === "en" ? `${v} m` : `${v} 米`; }
+  function paren(x) { return SW.lang === "en" ? ` (${x})` : `（${x}）`; }
+  /* chart time labels: 24-hour clock, the date under the first label of each day (no "8am", no "11/27/26") */
+  function fmtDay(d) { return SW.lang === "en" ? `${d.getDate()} ${EN_MONTHS[d.getMonth()]}` : `${d.getMonth() + 1}月${d.getDate()}日`; }
+  const EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function axisTimes(u, splits) {
+    let day = null;
+    return splits.map(s => {
+      const d = new Date(s * 1000), hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+      const k = d.toDateString();
+      const out = k !== day ? `${hm}\n${fmtDay(d)}` : hm;
+      day = k;
+      return out;
+    });
+  }
   function ago(ms) {
     const m = Math.max(0, Math.round((Date.now() - ms) / 60000));
     if (SW.lang === "en") return m < 1 ? "just now" : m < 120 ? `${m} min ago` : `${Math.round(m / 60)} h ago`;
     return m < 1 ? "刚刚" : m < 120 ? `${m} 分钟前` : `${Math.round(m / 60)} 小时前`;
   }
+  /* the state as people read it: cleared by the engine and cancelled by the resident are not "handled" */
+  function stateWord(state, outcome) {
+    if (outcome === "auto_cleared" || outcome === "false_alarm") return SW.outcomes[outcome] || outcome;
+    return SW.states[state] || state;
+  }
+  function word(group, key) { return (SW[group] || {})[key] || key; }
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -38,10 +60,7 @@
   }
   function localize(root) {
     root.querySelectorAll("[data-time]").forEach(e => { e.textContent = fmtTime(e.dataset.time); });
-    root.querySelectorAll("[data-i18n-rule]").forEach(e => { e.textContent = SW.rules[e.dataset.i18nRule] || e.dataset.i18nRule; });
-    root.querySelectorAll("[data-i18n-sev]").forEach(e => { e.textContent = SW.severity[e.dataset.i18nSev] || e.dataset.i18nSev; });
-    root.querySelectorAll("[data-i18n-state]").forEach(e => { e.textContent = SW.state[e.dataset.i18nState] || e.dataset.i18nState; });
-    root.querySelectorAll("[data-state]").forEach(e => { e.textContent = SW.state[e.dataset.state] || e.dataset.state; });
+    root.querySelectorAll("[data-ago]").forEach(e => { e.textContent = ago(Number(e.dataset.ago)); });
   }
   localize(document);
   const logout = document.getElementById("logout");
@@ -68,17 +87,33 @@
     window.swCues += 1;
     const box = document.getElementById("cue");
     if (box) {
-      box.textContent = `${T.critical_cue} ${SW.rules[p.rule] || p.rule} — ${p.place}`;
+      box.textContent = `${T.critical_cue} ${p.title || SW.rules[p.rule] || p.rule} — ${p.place_name || p.place}` +
+        (p.resident ? ` ${p.resident}` : "");
       box.hidden = false; box.classList.remove("flash"); void box.offsetWidth; box.classList.add("flash");
     }
     document.title = "(!) " + document.title.replace(/^\(!\) /, "");
     beep();
   }
+  /* the sound toggle: text and an SVG (no emoji font needed), remembered across pages in this browser */
+  const SOUND_KEY = "sw_sound";
   const sound = document.getElementById("sound");
+  function showSound() {
+    if (!sound) return;
+    sound.classList.toggle("on", soundOn);
+    sound.setAttribute("aria-pressed", String(soundOn));
+    document.getElementById("sound-text").textContent = soundOn ? T.sound_on : T.sound_off;
+  }
+  function wake() {  // browsers start audio only after a gesture on this page
+    try { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); audio.resume(); } catch (e) { audio = null; }
+  }
+  try { soundOn = localStorage.getItem(SOUND_KEY) === "on"; } catch (e) { soundOn = false; }
+  if (soundOn) document.addEventListener("pointerdown", wake, {once: true});
+  showSound();
   if (sound) sound.addEventListener("click", () => {
     soundOn = !soundOn;
-    sound.textContent = soundOn ? T.sound_on : T.sound_off;
-    if (soundOn) { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); audio.resume(); }
+    try { localStorage.setItem(SOUND_KEY, soundOn ? "on" : "off"); } catch (e) { /* private mode: this page only */ }
+    showSound();
+    if (soundOn) wake();
   });
   function stream(onAlert) {
     const live = document.getElementById("live");
@@ -100,18 +135,27 @@
         ev.target.disabled = true;
         try { const x = await api("POST", `/api/alerts/${id}/acknowledge`, {note: ""}); update(x); }
         catch (e) { ev.target.disabled = false; alert(T.error + ": " + e.message); }
-      }}, T.acknowledge));
+      }}, SW.buttons.acknowledge));
     }
     const r = el("a", {class: `alert-row sev-${a.severity} st-${a.state}`, href: page === "family" ? "#" : `/alerts/${id}`,
                        "data-id": String(id), "data-state": a.state},
-      el("span", {class: `badge sev-${a.severity}`}, SW.severity[a.severity] || a.severity),
-      el("span", {class: "what"}, el("b", {}, SW.rules[a.rule] || a.rule), " ",
-         el("span", {class: "muted"}, `#${id}`), el("br"), a.summary || ""),
-      el("span", {class: "where"}, a.place, el("br"), el("span", {class: "muted loc"}, a.location || "")),
+      el("span", {class: `badge sev-${a.severity}`}, SW.severities[a.severity] || a.severity),
+      el("span", {class: "where"}, el("b", {class: "place"}, a.place_name || a.place),
+         a.resident ? el("span", {class: "resident"}, " " + a.resident) : null, el("br"),
+         el("span", {class: "muted area"}, a.area || "")),
+      el("span", {class: "what"}, el("b", {class: "title"}, a.title || SW.rules[a.rule] || a.rule), " ",
+         el("span", {class: "muted"}, `#${id}`), el("br"), el("span", {class: "sentence"}, a.sentence || "")),
       el("span", {class: "when"}, fmtTime(a.opened_at), el("br"), el("span", {class: "muted"}, ago(a.opened_at))),
-      el("span", {class: `state st-${a.state}`}, SW.state[a.state] || a.state),
+      el("span", {class: `state st-${a.state}`}, a.state_word || stateWord(a.state, a.outcome)),
       actions);
     return r;
+  }
+  /* active alerts: the most severe first, then the newest */
+  const RANK = {critical: 3, major: 2, warning: 1, maintenance: 0};
+  function order(list) {
+    const rows = [...list.children];
+    rows.sort((x, y) => (RANK[y._data.severity] - RANK[x._data.severity]) || (y._data.opened_at - x._data.opened_at));
+    rows.forEach((r, i) => { if (list.children[i] !== r) list.insertBefore(r, list.children[i] || null); });
   }
   function update(a) {
     const lists = [document.getElementById("alerts"), document.getElementById("recent")];
@@ -120,7 +164,7 @@
     fresh._data = Object.assign({}, old ? old._data : {}, a);
     const activeList = lists[0], recent = lists[1];
     if (old) old.remove();
-    if (ACTIVE.includes(a.state)) activeList.prepend(fresh);
+    if (ACTIVE.includes(a.state)) { activeList.prepend(fresh); order(activeList); }
     else if (recent) recent.prepend(fresh);
     const empty = document.getElementById("empty");
     if (empty) empty.hidden = activeList.children.length > 0;
@@ -128,13 +172,16 @@
   }
   async function onChange(p) {
     const known = document.querySelector(`.alert-row[data-id="${p.id}"]`);
-    update({id: p.id, rule: p.rule, severity: p.severity, state: p.state, place: p.place, summary: p.summary,
-            opened_at: p.opened_at});
-    if (p.action === "opened" && p.severity === "critical" && !known) cue(p);
-    try {  // fill in the location (names live in the store, not in the event)
-      const d = await api("GET", `/api/alerts/${p.id}`);
-      update(d.alert);
-    } catch (e) { /* out of scope or gone: the event row stays */ }
+    let a = null;
+    try {  // names, the sentence and the place live in the store, not in the event (no personal data on MQTT)
+      a = (await api("GET", `/api/alerts/${p.id}`)).alert;
+    } catch (e) { /* out of scope or gone */ }
+    if (a === null) {
+      if (!known) return;  // nothing a person could read about it: wait for the store
+      a = Object.assign({}, known._data, {state: p.state, severity: p.severity});
+    }
+    update(a);
+    if (p.action === "opened" && p.severity === "critical" && !known) cue(a);
   }
 
   async function boardPage() {
@@ -172,18 +219,21 @@
     for (const x of gws.items) {
       const on = x.online === null ? "unknown" : x.online ? "online" : "offline";
       g.append(el("div", {class: `tile gw-${on}`}, el("b", {}, x.id), el("br"),
-        on === "unknown" ? "–" : (x.online ? T.online : T.offline_gw), " · ", `${x.devices}`,
+        on === "unknown" ? T.gw_unknown : (x.online ? T.online : T.offline_gw), " · ", T.n_devices.replace("{n}", x.devices),
         x.since ? el("span", {class: "muted"}, " " + fmtTime(x.since)) : null));
     }
     const tb = document.querySelector("#devices tbody");
     const order = {silent: 0, low_battery: 1, unknown: 2, ok: 3};
     devs.items.sort((a, b) => order[a.health] - order[b.health]);
+    const H = T.health, P = T.place, L = T.last_seen, B = T.battery;
     for (const d of devs.items) {
-      tb.append(el("tr", {class: `h-${d.health}`}, el("td", {}, d.id, el("br"), el("span", {class: "muted"}, d.kind)),
-        el("td", {}, d.place, el("br"), el("span", {class: "muted"}, d.location)),
-        el("td", {class: `health h-${d.health}`}, T["h_" + d.health] || d.health),
-        el("td", {}, d.last_seen ? `${fmtTime(d.last_seen)} (${ago(d.last_seen)})` : "–"),
-        el("td", {}, d.battery_v === null ? "–" : `${d.battery_v.toFixed(2)} V`)));
+      tb.append(el("tr", {class: `h-${d.health}`, "data-id": d.id},
+        el("td", {class: "dev", "data-label": T.device}, el("b", {}, word("kinds", d.kind)), " ",
+           el("span", {class: "muted code"}, d.id)),
+        el("td", {"data-label": P}, d.place_name || d.place, d.area ? el("span", {class: "muted"}, " · " + d.area) : null),
+        el("td", {class: `health h-${d.health}`, "data-label": H}, T["h_" + d.health] || d.health),
+        el("td", {"data-label": L}, d.last_seen ? fmtTime(d.last_seen) + paren(ago(d.last_seen)) : "–"),
+        el("td", {"data-label": B}, d.battery_v === null ? "–" : `${d.battery_v.toFixed(2)} V`)));
     }
     document.getElementById("readings-note").hidden = devs.readings_available;
   }
@@ -196,15 +246,16 @@
       const over = s.level_m === null ? "" : s.level_m >= s.guaranteed_m ? "over-g" : s.level_m >= s.warning_m ? "over-w" : "";
       list.append(el("a", {class: `tile station ${over} ${s.code === code ? "on" : ""}`, href: `/stations/${s.code}`},
         el("b", {}, s.name || s.code), el("br"),
-        `${T.level}: ${s.level_m === null ? "–" : s.level_m.toFixed(2) + " m"}`, el("br"),
-        el("span", {class: "muted"}, `${T.warning_line} ${s.warning_m} m · ${T.guaranteed_line} ${s.guaranteed_m} m`)));
+        `${label(T.level)}${s.level_m === null ? "–" : metres(s.level_m.toFixed(2))}`, el("br"),
+        el("span", {class: "muted"}, `${T.warning_line} ${metres(s.warning_m)} · ${T.guaranteed_line} ${metres(s.guaranteed_m)}`)));
     }
     const pick = code || (st.items.length ? st.items[0].code : "");
     if (!pick) return;
     const data = await api("GET", `/api/stations/${encodeURIComponent(pick)}/levels?hours=24`);
     const card = document.getElementById("chart-card");
     card.hidden = false;
-    document.getElementById("chart-title").textContent = `${data.station.name || data.station.code} — ${data.station.location}`;
+    document.getElementById("chart-title").textContent = data.station.name || data.station.code;
+    document.getElementById("chart-area").textContent = data.station.area || "";
     const note = document.getElementById("chart-note");
     note.textContent = data.points.length ? "" : (data.readings_available ? T.no_readings : T.readings_down);
     const now = Date.now() / 1000, start = data.since / 1000;
@@ -213,12 +264,18 @@
     const w = xs.map(() => data.station.warning_m), g = xs.map(() => data.station.guaranteed_m);
     const box = document.getElementById("chart");
     const opts = {width: Math.min(box.clientWidth || 800, 1000), height: 320, scales: {x: {time: true}},
-      series: [{}, {label: T.level + " (m)", stroke: "#1f6feb", width: 2},
-               {label: T.warning_line, stroke: "#d29922", dash: [8, 4]},
-               {label: T.guaranteed_line, stroke: "#cf222e", dash: [4, 4]}],
-      axes: [{}, {label: "m"}]};
+      series: [{label: T.time, value: (u, v) => v === null ? "–" : fmtTime(v * 1000)},
+               {label: T.level_series, stroke: "#1f6feb", width: 2, value: (u, v) => v === null ? "–" : v.toFixed(2)},
+               {label: T.warning_line, stroke: "#d29922", dash: [8, 4], value: (u, v) => v === null ? "–" : v.toFixed(2)},
+               {label: T.guaranteed_line, stroke: "#cf222e", dash: [4, 4], value: (u, v) => v === null ? "–" : v.toFixed(2)}],
+      axes: [{values: axisTimes, space: 60}, {label: T.meters}]};
     window.swChart = new uPlot(opts, [xs, ys, w, g], box);
     window.addEventListener("resize", () => window.swChart.setSize({width: Math.min(box.clientWidth, 1000), height: 320}));
+  }
+
+  function contactItem(c) {
+    return el("li", {}, el("b", {}, c.name || c.code), " ", el("span", {class: "muted role"}, word("roles", c.role)),
+      c.phone ? el("a", {class: "tel", href: `tel:${c.phone}`}, c.phone) : null);
   }
 
   async function familyPage() {
@@ -227,13 +284,14 @@
     if (!code) return;
     async function load() {
       const h = await api("GET", `/api/households/${encodeURIComponent(code)}`);
-      box.replaceChildren(...[el("h1", {}, `${T.household} ${h.code}`), el("p", {}, h.location),
-        el("p", {class: "big-fact"}, `${T.last_use}: `, el("b", {id: "last-use"},
-          h.last_water_use ? `${fmtTime(h.last_water_use)} (${ago(h.last_water_use)})` : "–")),
-        el("p", {class: "muted"}, `${T.last_reading}: ${h.last_reading ? fmtTime(h.last_reading) : "–"}`),
-        h.away_until ? el("p", {}, `${T.away}: ${h.away_until}`) : null,
-        el("p", {class: "muted"}, `${T.contacts}: ` +
-          h.contacts.map(c => `${c.name || c.code} (${(SW.roles || {})[c.role] || c.role})`).join(", "))]
+      box.replaceChildren(...[el("h1", {}, h.place_name || h.code, h.resident ? el("span", {class: "resident"}, " " + h.resident) : null,
+          h.resident_phone ? el("a", {class: "tel", href: `tel:${h.resident_phone}`}, h.resident_phone) : null),
+        h.area ? el("p", {class: "muted"}, h.area) : null,
+        el("p", {class: "big-fact"}, label(T.last_use), el("b", {id: "last-use"},
+          h.last_water_use ? fmtTime(h.last_water_use) + paren(ago(h.last_water_use)) : "–")),
+        el("p", {class: "muted"}, label(T.last_reading) + (h.last_reading ? fmtTime(h.last_reading) : "–")),
+        h.away_until ? el("p", {}, label(T.away) + h.away_until) : null,
+        el("h2", {}, T.contacts), el("ul", {class: "contacts"}, ...h.contacts.map(contactItem))]
         .filter(x => x !== null));
       const list = document.getElementById("alerts");
       list.replaceChildren();

@@ -65,12 +65,11 @@ def test_board_shows_a_press_within_2s_with_a_cue_and_acknowledges(browser, live
         page.wait_for_function("window.swStream && window.swStream.readyState === 1")
         t0 = time.monotonic()
         live.press("btn-0002")
-        row = page.wait_for_selector('.alert-row.st-open:has-text("hh-0002")', timeout=2000)
+        row = page.wait_for_selector('.alert-row.st-open:has-text("Room 302")', timeout=2000)
         elapsed = time.monotonic() - t0
         assert elapsed < 2.0, elapsed
         assert page.is_visible("#cue") and page.evaluate("window.swCues") >= 1
         assert "一键呼叫" in row.inner_text() and "紧急" in row.inner_text()
-        page.wait_for_selector('.alert-row:has-text("Room 302")', timeout=5000)  # location filled in
         shot(page, "board-critical-press")
         alert_id = int(row.get_attribute("data-id"))
         page.click(f'.alert-row[data-id="{alert_id}"] button.ack')
@@ -80,10 +79,10 @@ def test_board_shows_a_press_within_2s_with_a_cue_and_acknowledges(browser, live
         assert a["state"] == "acknowledged" and a["acknowledged_by"] == "staff"
         # the detail page: location, contacts, timeline; resolve with one click
         page.goto(f"{live.url}/alerts/{alert_id}")
-        assert "Room 302" in page.inner_text("#location")
-        assert "Liu Yang" in page.inner_text("body") and "acknowledged" in page.inner_text("#timeline")
+        assert "Building 3 Room 302" in page.inner_text("#place")
+        assert "Liu Yang" in page.inner_text("body") and "已确认" in page.inner_text("#timeline")
         page.click('button[data-act="resolve"]')
-        page.wait_for_selector('#state[data-state="resolved"]', timeout=5000)
+        page.wait_for_selector('#state[data-state-code="resolved"]', timeout=5000)
         shot(page, "alert-detail-resolved")
         assert api_alert(live, alert_id)["state"] == "resolved"
     finally:
@@ -93,7 +92,7 @@ def test_board_shows_a_press_within_2s_with_a_cue_and_acknowledges(browser, live
 def test_family_member_acknowledges_from_the_link_on_a_phone(browser, live: LiveStack) -> None:  # noqa: ANN001
     live.press("btn-0001")
     msg = live.http.wait(lambda rs: [r for r in rs if r.path == "/" and r.json().get("topic") == "fam1"
-                                     and "hh-0001" in r.json().get("title", "")], timeout=10)[-1].json()
+                                     and "Room 301" in r.json().get("title", "")], timeout=10)[-1].json()
     link = re.search(re.escape(live.url) + r"/ack/[A-Za-z0-9_.-]+", msg["message"]).group(0)
     ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = ctx.new_page()
@@ -144,7 +143,7 @@ def test_phone_views_in_english_family_view_and_river_chart(browser, live: LiveS
         login(page, live, "fam1")
         page.wait_for_url(re.compile(r".*/family$"))
         page.wait_for_selector("#last-use")
-        assert "hh-0001" in page.inner_text("#household") and "hh-0002" not in page.inner_text("body")
+        assert "Building 3 Room 301" in page.inner_text("#household") and "Room 302" not in page.inner_text("body")
         shot(page, "family-view-phone")
         page.goto(f"{live.url}/?lang=en")  # a family member asking for the board lands on their family view
         assert page.url.endswith("/family")
