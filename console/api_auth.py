@@ -43,9 +43,14 @@ def login_user(ctx: AppContext, username: str, password: str, address: str) -> t
     return user, token, ctx.now() + ttl
 
 
-def set_cookie(ctx: AppContext, response: Response, token: str) -> None:
+def set_cookie(ctx: AppContext, response: Response, token: str, request: Request | None = None) -> None:
+    """The session cookie: HttpOnly, and Secure (sent over HTTPS only) when the console is served over HTTPS --
+    its public URL is https, the installation runs in prod mode (TLS-only behind nginx), or this request came
+    over https (X-Forwarded-Proto is believed from api.trusted_proxies only)."""
+    secure = (ctx.cfg.api.base_url.startswith("https://") or getattr(ctx.cfg, "mode", "dev") == "prod"
+              or (request is not None and request.url.scheme == "https"))
     response.set_cookie(COOKIE, token, max_age=int(ctx.cfg.api.session_ttl_h * 3600), httponly=True,
-                        samesite="lax", secure=ctx.cfg.api.base_url.startswith("https://"), path="/")
+                        samesite="lax", secure=secure, path="/")
 
 
 @router.post("/login", response_model=LoginOut, responses={401: {"description": "wrong username or password"},
@@ -53,7 +58,7 @@ def set_cookie(ctx: AppContext, response: Response, token: str) -> None:
 def login(body: LoginIn, request: Request, response: Response, ctx: AppContext = Depends(get_ctx)) -> LoginOut:
     """Log in: returns a bearer token and sets the session cookie."""
     user, token, expires = login_user(ctx, body.username, body.password, client_address(request))
-    set_cookie(ctx, response, token)
+    set_cookie(ctx, response, token, request)
     return LoginOut(token=token, expires_at=expires, user=user_out(user))
 
 

@@ -94,3 +94,6 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:
     nf = wsub.add_parser("notify-failure", help="for systemd OnFailure=: tell watchdog.notify that UNIT failed")
     nf.add_argument("unit", help="the failed unit, e.g. shouwang-alerts.service")
     nf.set_defaults(func=_cmd_watchdog_notify_failure)
+    from shouwang.install import add_install_command  # `shouwang install --prod` (README: Running it for real)
+
+    add_install_command(sub)

@@ -25,6 +25,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from ground.errors import ConfigError, ServiceError, ShouwangError
+from ground.errors import ConfigError, InfluxRejected, ServiceError, ShouwangError
 from shouwang.config import Config
 from shouwang.procs import ChildProcess, port_open
 from storage.influx import InfluxClient
@@ -83,6 +84,18 @@ def influx_counts(cfg: Config) -> dict[str, int]:
             rows = client.rows(f'SELECT count(*) FROM "{name}"')
             out[name] = max((int(v) for r in rows for k, v in r.items() if k.startswith("count_") and v), default=0)
         return out
+
+
+def _counts_once_loaded(cfg: Config, timeout_s: float = 120.0) -> dict[str, int]:
+    """influx_counts right after `influxd restore`: its shards answer "shard is disabled" until they are loaded."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return influx_counts(cfg)
+        except InfluxRejected as exc:
+            if "shard is disabled" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _database_exists(cfg: Config) -> bool:
@@ -308,7 +321,7 @@ def restore(cfg: Config, src: Path, *, force: bool = False) -> RestoreReport:
                 client.query(f'DROP DATABASE "{cfg.influx.database}"', db="")
         _influxd_tool("restore", "-portable", "-host", _rpc_address(cfg), "-db", influx["database"],
                       "-newdb", cfg.influx.database, str(src / influx["dir"]))
-        points = influx_counts(cfg)
+        points = _counts_once_loaded(cfg)
 
     if (src / "broker").is_dir():
         broker = cfg.state_path / "broker"
