@@ -70,7 +70,7 @@ def login_form(request: Request, username: Annotated[str, Form(max_length=64)],
                       error=t("bad_login", lang) if exc.status_code == 401 else str(exc.detail))
     dest = "/family" if user.role is UserRole.FAMILY and _safe_next(next) == "/" else _safe_next(next)
     resp = RedirectResponse(dest, status_code=303)
-    set_cookie(ctx, resp, token)
+    set_cookie(ctx, resp, token, request)
     if LANG_COOKIE not in request.cookies:
         resp.set_cookie(LANG_COOKIE, user.language, max_age=365 * 86400, samesite="lax")
     return resp

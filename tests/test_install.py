@@ -524,6 +524,11 @@ def test_session_cookie_is_secure_when_a_trusted_proxy_says_https(tmp_path: Path
             return r.headers["set-cookie"]
 
         assert "secure" in cookie("127.0.0.1", **{"X-Forwarded-Proto": "https"}).lower()
+        # the console's login form (what staff phones use) likewise
+        r = httpx.post(f"{srv.url}/login", data={"username": "admin", "password": PASSWORD, "next": "/"},
+                       headers={"X-Forwarded-Proto": "https"}, timeout=30)
+        session = [c for c in r.headers.get_list("set-cookie") if c.startswith("sw_session=")]
+        assert r.status_code == 303 and len(session) == 1 and "secure" in session[0].lower(), r.headers
         assert "secure" not in cookie("127.0.0.1").lower()
         # the same header from a client that is not a trusted proxy is not believed
         assert "secure" not in cookie("127.0.0.5", **{"X-Forwarded-Proto": "https"}).lower()
