@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.clock import ManualClock
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.settings import AlertsConfig
@@ -32,6 +31,7 @@ from alerts.types import Rule
 from evaluation.labelfile import LabelError, read_labels
 from evaluation.scoring import TIMER_HOURS, Alarm, AwakeTimer, Incident, Score, UseTracker, score
 from evaluation.traffic import Item, LineError, TrafficFile, TrafficFileError
+from ground.clock import ManualClock
 from notify.recorder import StoreNotifier
 from notify.texts import RULE_TITLES
 from registry.csvio import COLUMNS, import_rows

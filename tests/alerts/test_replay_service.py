@@ -6,10 +6,10 @@ import threading
 import time
 from pathlib import Path
 
-from alerts.clock import SystemClock
 from alerts.service import AlertsService
 from alerts.store import AlertStore
 from alerts.types import Rule
+from ground.clock import SystemClock
 from registry.csvio import import_rows
 from shouwang.config import load_config
 from shouwang.services import alerts_notifier
