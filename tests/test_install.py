@@ -378,6 +378,7 @@ def test_installed_services_run_store_a_tls_reading_serve_https_and_restore(site
     # README: the community's registry, the first staff account, a gateway
     csv = _registry_csv(site.tmp)
     site.cli("registry", "import", str(csv))
+    # (a person types the password at the prompt; the test hands it over stdin)
     site.cli("api", "user", "add", "zhang", "--role", "street_admin", "--scope", "demo-community-street",
              "--password-stdin",
              stdin="a-long-staff-password\n")
@@ -456,11 +457,14 @@ def _backup_wipe_restore(site: Site) -> None:
     rows, points = _counts(manifest)
     assert rows["user_account"] >= 1 and points.get("water_meter", 0) >= 1 and rows["audit_log"] >= 2
 
-    # a new machine: services stopped, state and readings gone; the config (from the backup) stays
+    # a new machine (README): config, state and readings gone; the config comes back from the backup
     site.stop("watchdog", "api", "alerts", "ingest", "mosquitto", "influxdb")
-    assert (made[0] / "config.toml").read_text() == site.layout.config.read_text()
-    shutil.rmtree(site.layout.state)
-    shutil.rmtree(site.layout.influx_data)
+    config = site.layout.config.read_text()
+    for d in (site.layout.etc, site.layout.state, site.layout.influx_data):
+        shutil.rmtree(d)
+    site.layout.etc.mkdir(mode=0o755)
+    shutil.copy(made[0] / "config.toml", site.layout.config)
+    assert site.layout.config.read_text() == config
     site.install()
     site.start_backends()
     site.install()  # InfluxDB's admin user again
