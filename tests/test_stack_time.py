@@ -39,8 +39,8 @@ def _scenario(path: Path) -> Path:
     return path
 
 
-def _readme_publish(state: Path, port: int) -> str:
-    """The README's publish example, as a user pastes it, pointed at this test's state directory and port."""
+def _readme_publish(state: Path, port: int, cfg_file: Path) -> str:
+    """The README's publish example, as a user pastes it, pointed at this test's config, state directory and port."""
     block = next(b for b in re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
                  if "mosquitto_pub" in b)
     lines = []
@@ -49,7 +49,8 @@ def _readme_publish(state: Path, port: int) -> str:
             break
         lines.append(line)
     script = "\n".join(lines).replace("~/.local/state/shouwang", str(state))
-    return script.replace("-p 18830", f"-p {port}")
+    script = script.replace(".venv/bin/shouwang ", f"{sys.executable} -m shouwang --config {cfg_file} ")
+    return "set -e\n" + script.replace("-p 18830", f"-p {port}")  # fails if any of its commands does
 
 
 def _up(cfg_file: Path, out: Path) -> subprocess.Popen:
@@ -76,7 +77,7 @@ def test_a_live_publish_during_the_demo_start_opens_nothing_and_a_restart_replay
     cfg_file.write_text(cfg_file.read_text() + '[alerts.escalation]\ncritical = [{after_min = 0, roles = '
                         '["grid_worker", "family"]}, {after_min = 1, roles = ["community_duty"]}]\n')
     cfg = load_config(cfg_file, env={})
-    publish = _readme_publish(state, broker_port)
+    publish = _readme_publish(state, broker_port, cfg_file)
     out = tmp_path / "up1.out"
     up = _up(cfg_file, out)
     try:
