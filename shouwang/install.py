@@ -38,14 +38,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ground.errors import ConfigError, InfluxRejected, ServiceError
+
+if TYPE_CHECKING:  # pydantic's config is loaded by the steps that need it
+    from shouwang.config import Config
 
 SOURCE = Path(__file__).resolve().parent.parent  # the checkout the services run from (scripts/setup.sh: editable)
 DEPLOY = SOURCE / "deploy"
 USER = "shouwang"
 BACKUPS_KEPT = 14
+RENEW_DAYS = 30  # the pilot CA's server certificate (valid 825 days) is reissued by an install this close to its end
 UNITS = ("shouwang.target", "shouwang-ingest.service", "shouwang-alerts.service", "shouwang-api.service",
          "shouwang-watchdog.service", "shouwang-notify-failure@.service", "shouwang-backup.service",
          "shouwang-backup.timer")
@@ -207,7 +212,7 @@ notify = []
 """
 
 
-def load_prod_config(layout: Layout):  # noqa: ANN201  (shouwang.config.Config)
+def load_prod_config(layout: Layout) -> Config:
     """The installation's config, which must be a production one (secrets checked by load_config)."""
     from shouwang.config import load_config
 
@@ -218,7 +223,7 @@ def load_prod_config(layout: Layout):  # noqa: ANN201  (shouwang.config.Config)
     return cfg
 
 
-def _public(cfg) -> tuple[str, int]:  # noqa: ANN001
+def _public(cfg: Config) -> tuple[str, int]:
     u = urlsplit(cfg.api.public_url)
     if u.scheme != "https" or not u.hostname:
         raise InstallError(f"api.public_url = {cfg.api.public_url!r}: the console is served over HTTPS only; set "
@@ -226,7 +231,7 @@ def _public(cfg) -> tuple[str, int]:  # noqa: ANN001
     return u.hostname, u.port or 443
 
 
-def _influx_endpoint(cfg) -> tuple[str, int]:  # noqa: ANN001
+def _influx_endpoint(cfg: Config) -> tuple[str, int]:
     u = urlsplit(cfg.influx.url)
     if u.scheme != "http" or u.hostname not in ("127.0.0.1", "localhost") or not u.port:
         raise InstallError(f"influx.url = {cfg.influx.url!r}: the installer sets up the local InfluxDB, "
@@ -247,7 +252,7 @@ def certificate_names(path: Path) -> set[str]:
     return names
 
 
-def ensure_certificate(cfg, server_name: str, say: Callable[[str], None]) -> tuple[Path, Path, Path]:  # noqa: ANN001
+def ensure_certificate(cfg: Config, server_name: str, say: Callable[[str], None]) -> tuple[Path, Path, Path]:
     """(ca, cert, key) for MQTT over TLS and the console: the site's own, or the pilot CA's for server_name."""
     from broker_config.tls import ensure_pilot_ca
 
@@ -259,18 +264,25 @@ def ensure_certificate(cfg, server_name: str, say: Callable[[str], None]) -> tup
     tls = cfg.state_path / "broker" / "tls"
     names = list(dict.fromkeys([server_name, "localhost", "127.0.0.1", socket.getfqdn()]))
     crt = tls / "server.crt"
-    if crt.exists() and not set(names) <= certificate_names(crt):
-        # a new server name: the CA stays (gateways and phones keep trusting it), the server certificate is reissued
+    if crt.exists() and (not set(names) <= certificate_names(crt) or _expires_within(crt, RENEW_DAYS)):
+        # a new server name, or the end of its validity near: the CA stays (gateways and phones keep trusting
+        # it), the server certificate is reissued
         for old in ("server.crt", "server.csr", "server.key", "server.ext"):
             (tls / old).unlink(missing_ok=True)
         say(f"  reissuing {crt} from the pilot CA for {', '.join(names)}")
     return ensure_pilot_ca(tls, names)
 
 
+def _expires_within(crt: Path, days: int) -> bool:
+    proc = subprocess.run(["openssl", "x509", "-noout", "-checkend", str(days * 86400), "-in", str(crt)],
+                          capture_output=True, text=True, timeout=30, check=False)
+    return proc.returncode != 0
+
+
 # --- generated files ---------------------------------------------------------------------------------
 
 
-def influxdb_conf_text(cfg, layout: Layout) -> str:  # noqa: ANN001
+def influxdb_conf_text(cfg: Config, layout: Layout) -> str:
     host, port = _influx_endpoint(cfg)
     rpc = cfg.influx.rpc_address or f"127.0.0.1:{port + 2}"
     d = layout.influx_data
@@ -331,7 +343,7 @@ def unit_values(layout: Layout, executable: Path) -> dict[str, str]:
     return values
 
 
-def nginx_text(cfg, cert: Path, key: Path) -> str:  # noqa: ANN001
+def nginx_text(cfg: Config, cert: Path, key: Path) -> str:
     server_name, https_port = _public(cfg)
     max_body_mib = -(-cfg.api.max_import_bytes // (1024 * 1024)) + 1
     return fill(_template("nginx/shouwang.conf"), {
@@ -348,7 +360,7 @@ def command_text(layout: Layout, executable: Path) -> str:
 # --- InfluxDB's admin user ---------------------------------------------------------------------------
 
 
-def ensure_influx_admin(cfg) -> str:  # noqa: ANN001
+def ensure_influx_admin(cfg: Config) -> str:
     """Create the config's InfluxDB user as admin on a fresh InfluxDB (idempotent); check that auth is on."""
     from pydantic import SecretStr
 
@@ -385,7 +397,7 @@ def ensure_influx_admin(cfg) -> str:  # noqa: ANN001
     return f"InfluxDB: admin user {i.username} {'created' if created else 'logs in'}; anonymous queries refused"
 
 
-def _wait_influx(cfg, timeout_s: float) -> bool:  # noqa: ANN001
+def _wait_influx(cfg: Config, timeout_s: float) -> bool:
     from storage.influx import InfluxClient
 
     deadline = time.monotonic() + timeout_s

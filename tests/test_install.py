@@ -96,7 +96,7 @@ def unit_command(path: Path, instance: str = "") -> UnitCommand:
     return out
 
 
-def start_unit(path: Path, log: Path, ready, instance: str = "") -> ChildProcess:  # noqa: ANN001
+def start_unit(path: Path, log: Path, ready, instance: str = "") -> ChildProcess:
     """Start a unit's ExecStart with its Environment and WorkingDirectory (as this test's user)."""
     cmd = unit_command(path, instance)
     assert cmd.argv, f"{path}: no ExecStart"
@@ -143,7 +143,7 @@ class Site:
     def cli(self, *args: str, stdin: str | None = None) -> str:
         return _ok(_run(self.shouwang, *args, stdin=stdin))
 
-    def cfg(self):  # noqa: ANN201
+    def cfg(self):
         from shouwang.install import load_prod_config
 
         return load_prod_config(self.layout)
@@ -187,7 +187,7 @@ def _edit_config(path: Path, ports: dict[str, int], receiver: HttpReceiver) -> N
     text = path.read_text()
     for key, old, new in (("port", 1883, ports["plain"]), ("tls_port", 8883, ports["tls"]),
                           ("service_port", 18831, ports["service"]), ("port", 18088, ports["api"])):
-        text, n = re.subn(rf"^{key} = {old}$", f"{key} = {new}", text, count=1, flags=re.M)
+        text, n = re.subn(rf"^{key} = {old}$", f"{key} = {new}", text, count=1, flags=re.MULTILINE)
         assert n == 1, key
     text = text.replace("http://127.0.0.1:8086", f"http://127.0.0.1:{ports['influx']}")
     text = text.replace('"127.0.0.1:8088"', f'"127.0.0.1:{ports["influx"] + 1}"')
@@ -220,7 +220,7 @@ def test_install_writes_a_production_config_once_and_runs_nothing(site: Site) ->
     text = cfg_file.read_text()
     assert 'mode = "prod"' in text and oct(cfg_file.stat().st_mode & 0o777) == "0o640"
     for secret in ("service_password", "password", "secret_key"):
-        value = re.search(rf'^{secret} = "([^"]+)"$', text, re.M).group(1)
+        value = re.search(rf'^{secret} = "([^"]+)"$', text, re.MULTILINE).group(1)
         assert len(value) >= 32 and value not in ("dev-service-password", "dev-influx-password")
     # relocated: nothing run, every step printed
     assert "would run: useradd --system" in out and "would run: systemctl restart shouwang-ingest.service" in out
@@ -308,7 +308,7 @@ class Gateway:
 
     def __init__(self, site: Site, gw: str) -> None:
         cred = (site.layout.state / "broker" / "gateways" / f"{gw}.toml").read_text()
-        password = re.search(r'^password = "(.*)"$', cred, re.M).group(1)
+        password = re.search(r'^password = "(.*)"$', cred, re.MULTILINE).group(1)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gw, protocol=mqtt.MQTTv5)
         self.client.username_pw_set(gw, password)
         self.client.tls_set(ca_certs=str(site.layout.state / "broker" / "tls" / "ca.crt"))
@@ -490,6 +490,16 @@ def test_uninstall_keeps_data_and_purge_deletes_it(tmp_path: Path) -> None:
     _ok(_run(SHOUWANG, "install", "--prod", "--root", layout.root, "--server-name", "192.168.10.5"))
     assert "IP Address:192.168.10.5" in _ok(_run("openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
                                                   layout.state / "broker" / "tls" / "server.crt"))
+    # a server certificate near its end is reissued by the next install, from the same CA
+    tls = layout.state / "broker" / "tls"
+    _ok(_run("openssl", "x509", "-req", "-in", tls / "server.csr", "-CA", tls / "ca.crt", "-CAkey", tls / "ca.key",
+             "-CAcreateserial", "-out", tls / "server.crt", "-days", "5", "-extfile", tls / "server.ext"))
+    ca_before = (tls / "ca.crt").read_bytes()
+    assert "reissuing" in _ok(_run(SHOUWANG, "install", "--prod", "--root", layout.root))
+    assert _run("openssl", "x509", "-noout", "-checkend", str(30 * 86400), "-in", tls / "server.crt").returncode == 0
+    assert (tls / "ca.crt").read_bytes() == ca_before
+    assert "reissuing" not in _ok(_run(SHOUWANG, "install", "--prod", "--root", layout.root))
+
     out = _ok(_run(SHOUWANG, "install", "--prod", "--uninstall", "--root", layout.root))
     assert "would run: systemctl disable --now shouwang.target" in out
     assert not any((layout.systemd / u).exists() for u in UNITS)
