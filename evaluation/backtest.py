@@ -36,7 +36,7 @@ from notify.recorder import StoreNotifier
 from notify.texts import RULE_TITLES
 from registry.csvio import COLUMNS, import_rows
 from storage.sql import Database
-from wire.models import Channel, Kind, Message, StateMessage
+from wire.models import Channel, Kind, Message
 
 SHOWN_ERRORS = 20  # in the table; the JSON holds up to JSON_ERRORS of each kind
 JSON_ERRORS = 1000
@@ -105,9 +105,9 @@ class BacktestReport:
         w = WORDS[lang if lang in WORDS else "zh"]
         lang = lang if lang in WORDS else "zh"
         zone = ZoneInfo(self.timezone)
-        out = [f"{w['source']}: {self.source} ({self.format}), {self.lines} {w['lines']}, {self.messages} "
-               f"{w['messages']}, {self.days:.2f} {w['days']}, {self.households} {w['households']}, "
-               f"{len(self.monitored)} {w['monitored']}; {w['wall']} {self.wall_s:.1f} s"]
+        out = [(f"{w['source']}: {self.source} ({self.format}), {self.lines} {w['lines']}, {self.messages} "
+                f"{w['messages']}, {self.days:.2f} {w['days']}, {self.households} {w['households']}, "
+                f"{len(self.monitored)} {w['monitored']}; {w['wall']} {self.wall_s:.1f} s")]
         for key, errs in (("errors", self.traffic_errors), ("registry_errors", self.registry_errors),
                           ("label_errors", self.label_errors)):
             if errs:
@@ -145,7 +145,7 @@ class BacktestReport:
                            "labels_count": len(self.label_errors)}}
 
 
-def score_table(scores: list[Score], lang: str, labelled: bool, *, name=None) -> list[str]:  # noqa: ANN001
+def score_table(scores: list[Score], lang: str, labelled: bool, *, name=None) -> list[str]:
     """The detectors side by side."""
     w = WORDS[lang]
     name = name or (lambda n, _lang: n)
@@ -153,8 +153,8 @@ def score_table(scores: list[Score], lang: str, labelled: bool, *, name=None) ->
         rows = [f"{w['no_labels']}", f"{w['detector']:24} {w['alarms']:>8} {w['alarms_hm']:>14}"]
         rows += [f"{name(s.detector, lang):24} {s.alarms:>8} {s.fa_per_household_month:>14.3f}" for s in scores]
         return rows
-    rows = [f"{w['detector']:24} {w['caught']:>12} {w['fa']:>6} {w['fa_hm']:>11} {w['absent']:>8} "
-            f"{w['median']:>10} {w['p90']:>10}"]
+    rows = [(f"{w['detector']:24} {w['caught']:>12} {w['fa']:>6} {w['fa_hm']:>11} {w['absent']:>8} "
+             f"{w['median']:>10} {w['p90']:>10}")]
     for s in scores:
         rows.append(f"{name(s.detector, lang):24} {f'{s.caught}/{s.emergencies}':>12} {s.false_alarms:>6} "
                     f"{s.fa_per_household_month:>11.3f} {s.in_absence:>8} {duration(s.delay_median_s):>10} "
@@ -201,7 +201,7 @@ class Backtest:
     def run(self, items: Iterable[Item], *, labels_text: str | None = None, labels_source: str = "<labels>",
             incidents: list[Incident] | None = None, end_ms: int | None = None, source: str = "",
             traffic_errors: list[LineError] | None = None,
-            lines: Any = None) -> BacktestReport:  # noqa: ANN401
+            lines: Any = None) -> BacktestReport:
         wall = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="sw-backtest-") as tmp, \
                 Database(f"sqlite:///{Path(tmp) / 'backtest.db'}") as db:

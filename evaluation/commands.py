@@ -58,7 +58,7 @@ def run_population_report(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 
     _quiet()
 
-    def progress(name, rep) -> None:  # noqa: ANN001
+    def progress(name, rep) -> None:
         print(f"{name}: {rep.messages} messages in {rep.wall_s:.1f} s", file=sys.stderr, flush=True)
 
     rep = run_populations(cfg.alerts, households=args.households, days=args.pop_days, seed=args.seed or 1,

@@ -390,11 +390,11 @@ class Evaluation:
         return out
 
 
-def _local(ms: int, tz) -> str:  # noqa: ANN001
+def _local(ms: int, tz) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz).strftime("day %d %H:%M")
 
 
-def _label_dict(lab) -> dict:  # noqa: ANN001
+def _label_dict(lab) -> dict:
     return {"id": f"{lab.what}@{lab.start_ms}", "what": lab.what, "household": lab.household,
             "devices": list(lab.devices), "gateway": lab.gateway, "start_ms": lab.start_ms, "end_ms": lab.end_ms,
             "expected_rule": None if lab.expected_rule is None else str(lab.expected_rule), "details": lab.details}

@@ -26,18 +26,18 @@ WINDOW_H = 7.0
 def population_registry(pop: Population) -> str:
     """The registry CSV a site would have for the population."""
     street, community, grid = f"{pop.name}-street", f"{pop.name}-community", f"{pop.name}-grid"
-    rows = [dict(record="street", code=street),
-            dict(record="community", code=community, parent=street),
-            dict(record="grid", code=grid, parent=community),
-            dict(record="contact", code=f"worker-{grid}", parent=grid, role="grid_worker",
-                 channels=f"ntfy://sw-{grid}")]
+    rows = [{"record": "street", "code": street},
+            {"record": "community", "code": community, "parent": street},
+            {"record": "grid", "code": grid, "parent": community},
+            {"record": "contact", "code": f"worker-{grid}", "parent": grid, "role": "grid_worker",
+             "channels": f"ntfy://sw-{grid}"}]
     for gw in sorted({h.gateway for h in pop.households}):
-        rows.append(dict(record="building", code=f"bld-{gw}", parent=grid))
+        rows.append({"record": "building", "code": f"bld-{gw}", "parent": grid})
     for h in pop.households:
-        rows.append(dict(record="household", code=h.id, parent=f"bld-{h.gateway}", flags="solitary_elderly",
-                         sleep=SLEEP, window_h=f"{WINDOW_H:g}"))
-        rows.append(dict(record="device", code=h.meter, parent=h.id, gateway=h.gateway, kind="water_meter",
-                         interval_s=str(INTERVAL_MS // 1000), step_l=f"{RESOLUTION_L:g}"))
+        rows.append({"record": "household", "code": h.id, "parent": f"bld-{h.gateway}", "flags": "solitary_elderly",
+                     "sleep": SLEEP, "window_h": f"{WINDOW_H:g}"})
+        rows.append({"record": "device", "code": h.meter, "parent": h.id, "gateway": h.gateway,
+                     "kind": "water_meter", "interval_s": str(INTERVAL_MS // 1000), "step_l": f"{RESOLUTION_L:g}"})
     return registry_csv(rows)
 
 
@@ -68,8 +68,8 @@ class PopulationReport:
                 "10-minute readings, 1 L steps; sleep hours 22:00-06:30, window 7 h")
         cols = ("人群", "检测方式", "发现", "误报/户·月", "其中离家", "延迟中位数", "延迟 p90") if zh else \
             ("population", "detector", "caught", "FA/hh-month", "away", "delay med", "delay p90")
-        out = [head, "", f"{cols[0]:16} {cols[1]:16} {cols[2]:>8} {cols[3]:>12} {cols[4]:>8} {cols[5]:>10} "
-                         f"{cols[6]:>10}"]
+        out = [head, "", (f"{cols[0]:16} {cols[1]:16} {cols[2]:>8} {cols[3]:>12} {cols[4]:>8} {cols[5]:>10} "
+                          f"{cols[6]:>10}")]
         for name, rep in self.results.items():
             for s in rep.scores:
                 det = ("本系统规则" if zh else "engine") if s.detector == ENGINE else s.detector.replace(
@@ -93,7 +93,7 @@ class PopulationReport:
 
 
 def run_populations(cfg: AlertsConfig, *, households: int = 60, days: int = 30, seed: int = 1,
-                    names: list[str] | None = None, tick_s: float = 60.0, progress=None) -> PopulationReport:  # noqa: ANN001
+                    names: list[str] | None = None, tick_s: float = 60.0, progress=None) -> PopulationReport:
     """Every population (or the named ones), each through the engine and the timers."""
     results = {}
     for name in names or list(POPULATIONS):

@@ -2,9 +2,9 @@
 against (docs/evaluation.md).
 
 An alarm is (household, time). A labelled emergency (the resident's last use of water at `start`) is caught by
-the household's first alarm in [start, start + MATCH_MS] (its `end`, when given, extends that); the delay is
-from `start`. Every alarm of the household from `start` to the end of the emergency (its end, or MATCH_MS) is
-explained; every other alarm is a false alarm, whether or not it fell in a labelled absence (an outing, a
+the household's first alarm in [start, start + MATCH_MS]; the delay is from `start`. Every alarm of the
+household from `start` to the end of the emergency (its `end` if later, e.g. a resident who never uses water
+again in the traffic) is explained; every other alarm is a false alarm, whether or not it fell in a labelled absence (an outing, a
 hospital stay nobody flagged: staff would still be sent) - those are also counted on their own.
 False alarms are per household-month of exposure: the span of the traffic, per monitored household, less the
 time inside its emergencies.
@@ -101,7 +101,7 @@ def score(detector: str, alarms: list[Alarm], incidents: list[Incident], househo
         emergencies.setdefault(inc.household, []).append((inc.start_ms, until))
         hits = [a for a in mine[inc.household] if inc.start_ms <= a.at <= until]
         explained.update((a.household, a.at) for a in hits)
-        if hits:
+        if hits and hits[0].at <= inc.start_ms + MATCH_MS:
             out.caught += 1
             out.delays_s.append((hits[0].at - inc.start_ms) / 1000)
         else:

@@ -117,7 +117,7 @@ class Population:
                 own = [u for u in own if u[0] < stop]
                 absences = [a for a in absences if a.start_ms < stop]
                 last = max((u[1] for u in own), default=self.start_ms)
-                self.incidents.append(Incident(hid, "emergency", last, None, when))
+                self.incidents.append(Incident(hid, "emergency", last, self.end_ms, when))  # never again
             for a in absences:
                 if a.start_ms < self.end_ms and a.end_ms > self.start_ms:
                     self.incidents.append(Incident(hid, "absence", a.start_ms, a.end_ms, a.what))
@@ -125,7 +125,7 @@ class Population:
             self._uses.append(sorted(own + life.co_uses))
         self.incidents.sort(key=lambda x: (x.start_ms, x.household))
 
-    def _emergency(self, life: Life, rng) -> tuple[int, str]:  # noqa: ANN001
+    def _emergency(self, life: Life, rng) -> tuple[int, str]:
         """When the resident's uses stop: a time of day, or just after a night-time toilet visit."""
         days = self.days
         d = rng.randint(1, max(1, days - 2))

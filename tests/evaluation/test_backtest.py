@@ -12,7 +12,7 @@ import pytest
 
 from alerts.settings import AlertsConfig
 from evaluation.backtest import backtest_file
-from evaluation.scoring import AwakeTimer
+from evaluation.scoring import Alarm, AwakeTimer, Incident, score
 from firmware_sim.recordfile import Record, RecordWriter
 from tests.alerts.test_cli import run
 from tests.conftest import write_config
@@ -73,9 +73,9 @@ def trace() -> list[tuple[str, dict]]:
     out = []
     seq = 0
     for ts in range(T0, END, 10 * MIN):
-        for m in totals:
+        for m, total in totals.items():
             if uses(m, ts):
-                totals[m] += 2
+                totals[m] = total + 2
             seq += 1
             out.append((f"sw/v1/gw-1/{m}/reading",
                         {"v": 1, "kind": "water_meter", "ts": ts, "seq": seq, "data": {"total_l": totals[m]}}))
@@ -119,6 +119,20 @@ def test_awake_timer_skips_the_sleep_hours() -> None:
     assert t.due(local(0, 9)) == local(0, 16)        # all awake
 
 
+def test_scoring_counts_what_it_says() -> None:
+    h = HOUR
+    incidents = [Incident("a", "emergency", 1000 * h, 1100 * h), Incident("b", "absence", 10 * h, 20 * h),
+                 Incident("c", "emergency", 50 * h)]
+    alarms = [Alarm("a", 1060 * h), Alarm("a", 1090 * h), Alarm("b", 15 * h, "window"), Alarm("b", 30 * h, "learned"),
+              Alarm("c", 57 * h), Alarm("x", 5 * h)]
+    s = score("d", alarms, incidents, ["a", "b", "c"], 0, 1200 * h)
+    assert (s.emergencies, s.caught, s.alarms) == (2, 1, 5)
+    assert len(s.missed) == 1 and s.missed[0].startswith("a ")  # 60 h late is not a catch, but not false either
+    assert (s.false_alarms, s.in_absence, s.by_reason) == (2, 1, {"window": 1, "learned": 1})
+    assert s.delays_s == [7 * 3600]
+    assert s.household_months == pytest.approx((3 * 1200 - 100 - 48) / 720)
+
+
 def test_backtest_scores_a_known_trace(files: tuple[Path, Path, Path, int]) -> None:
     """Every detector's answer is known: hh-a's emergency at 09:50 on day 1, hh-b out 7.5 h on day 0."""
     traffic, reg, labels, good = files
@@ -131,8 +145,9 @@ def test_backtest_scores_a_known_trace(files: tuple[Path, Path, Path, int]) -> N
     assert any("window_h" in e for e in errs["registry"]) and errs["registry_count"] == 2  # hh-bad and its meter
     assert errs["labels_count"] == 4
     lab = "\n".join(errs["labels"])
-    for want in ("row 4, column household: unknown household 'hh-nobody'", "row 5, column household: household "
-                 "'hh-c' is not monitored", "row 6, column start: 'yesterday' is not a time",
+    for want in ("row 4, column household: unknown household 'hh-nobody'",
+                 "row 5, column household: household 'hh-c' is not monitored",
+                 "row 6, column start: 'yesterday' is not a time",
                  "row 7, column kind: 'tea' is not one of"):
         assert want in lab, lab
     assert rep["labels"] == 2
