@@ -233,6 +233,11 @@ def _n(x: float, digits: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def count(n: int, noun: str, plural: str = "") -> str:
+    """An English count with its noun in the right number: "1 contact", "2 contacts" (Chinese has no plural)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def duration_text(minutes: float, language: str) -> str:
     """A duration in words: minutes under 2 h, hours under 2 days (one decimal under 10 h), then days."""
     en = lang(language) == "en"
@@ -393,7 +398,7 @@ def _camera_intrusion(view: AlertView, f: Mapping[str, Any], en: bool, names: Na
         text += f" (confidence {score * 100:.0f}%)" if en else f"（可信度 {score * 100:.0f}%）"
     cams, zones, by = f.get("cameras"), f.get("zones"), f.get("confirmed_by_zone")
     if isinstance(cams, int) and isinstance(zones, int):
-        text += (f", confirmed by {cams} cameras in {zones} zones" if en
+        text += (f", confirmed by {count(cams, 'camera')} in {count(zones, 'zone')}" if en
                  else f"，已由 {cams} 个摄像头、{zones} 个区域同时确认")
     elif by:
         name = names(str(by))
@@ -458,7 +463,7 @@ _SENTENCES: dict[Rule, Callable[[AlertView, Mapping[str, Any], bool, Names], str
 
 _ENGINE_ACTORS = frozenset({"engine", "resident", "system"})
 _STEP = re.compile(r"^step (\d+): ([a-z_, ]*)$")
-_NOTIFIED = re.compile(r"^(\d+) contacts(?: \(([a-z_, ]*)\))?:?\s*(.*)$")
+_NOTIFIED = re.compile(r"^(\d+) contacts?(?: \(([a-z_, ]*)\))?:?\s*(.*)$")
 _SEVERITY_CHANGE = re.compile(r"^severity ([a-z]+) -> ([a-z]+)$")
 _SEVERITY_CODES = frozenset(s.value for s in Severity)
 
@@ -500,7 +505,8 @@ def timeline_note(event: Mapping[str, Any], language: str, names: Names | None =
             status, _, n = part.rpartition(" ")
             if status and n.isdigit():
                 counts.append(f"{STATUS_WORDS[status][i] if status in STATUS_WORDS else status} {n}")
-        head = f"{m.group(1)} 位联系人" if i == 0 else f"{m.group(1)} contacts"
+        n = int(m.group(1))
+        head = f"{n} 位联系人" if i == 0 else count(n, "contact")
         if roles:
             head += f"（{roles}）" if i == 0 else f" ({roles})"
         return head + (("：" if i == 0 else ": ") + ("，" if i == 0 else ", ").join(counts) if counts else "")
@@ -607,6 +613,6 @@ def render_digest(items: list[DigestItem], more: int, language: str, console_url
     """(title, body) of a quiet-hours digest."""
     i = _i(language)
     n = len(items) + more
-    title = f"【告警汇总】免打扰期间 {n} 条" if i == 0 else f"[digest] {n} alerts during quiet hours"
+    title = f"【告警汇总】免打扰期间 {n} 条" if i == 0 else f"[digest] {count(n, 'alert')} during quiet hours"
     body = _ENV.get_template(f"digest.{LANGUAGES[i]}.txt").render(items=items, more=more, console_url=console_url)
     return title, body.strip()

@@ -71,7 +71,9 @@ def test_press_reaches_webhook_and_stream_and_acks_flow_back(live: LiveStack) ->
         assert time.monotonic() - t0 < 2.0
         assert opened["rule"] == "call_button" and opened["severity"] == "critical" and opened["state"] == "open"
         hook = live.http.wait(lambda rs: [r for r in rs if r.path == "/hook/c-gw1"], timeout=5)[0].json()
-        assert "hh-0001" in hook["title"] and f"{live.url}/ack/" in hook["message"]
+        # the title names the place as people say it (building and flat), never its registry code
+        assert hook["title"] == "[紧急] 一键呼叫 — Building 3 Room 301", hook["title"]
+        assert "hh-0001" not in hook["title"] + hook["message"] and f"{live.url}/ack/" in hook["message"]
         # the family's phone (ntfy on the local receiver) got it too
         live.http.wait(lambda rs: [r for r in rs if r.path == "/" and r.json().get("topic") == "fam1"], timeout=5)
         # gw2 works grid 2: the stream does not show them grid 1's press

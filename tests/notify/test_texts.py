@@ -202,6 +202,20 @@ def test_timeline_notes() -> None:
     assert feedback_text(replace(closed, feedback="误按"), "en") == "误按"
 
 
+def test_english_counts_agree_with_their_number() -> None:
+    def notified(note: str, language: str = "en") -> str:
+        return timeline_note({"action": "notified", "actor": "engine", "channel": "notifier", "note": note}, language)
+
+    assert notified("1 contacts (grid_worker): handed_off 1") == "1 contact (grid worker): handed off 1"
+    assert notified("2 contacts (family, grid_worker): sent 2") == "2 contacts (family, grid worker): sent 2"
+    assert notified("1 contacts (grid_worker): handed_off 1", "zh") == "1 位联系人（网格员）：已交给通知服务 1"
+    assert notified("1 contact: sent 1") == "1 contact: sent 1"  # the singular note is understood too
+    cam = view(Rule.CAMERA_INTRUSION, {"reason": "intrusion", "type": "intrusion", "cameras": 2, "zones": 1})
+    assert alert_sentence(cam, "en").endswith("confirmed by 2 cameras in 1 zone")
+    title, _ = render_digest([digest_item(view(Rule.CALL_BUTTON, {"reason": "press"}), "en", TZ)], 0, "en")
+    assert title == "[digest] 1 alert during quiet hours"
+
+
 def contact(language: str, role: Role = Role.GRID_WORKER, code: str = "c-1", name: str = "王芳") -> ContactInfo:
     return ContactInfo(code, "gr-01", role, name, ("json://x",), language, None)
 
