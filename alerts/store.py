@@ -176,7 +176,8 @@ class AlertStore:
             s.add(a)
             s.flush()
             s.add(AlertEpisode(alert_id=a.id, rule=r.rule.value, subject=r.subject, episode=r.episode, at=at))
-            _audit(s, a, now, "opened", "engine", "rules", None, S.OPEN, r.summary)
+            # the trail says when it happened (the card's and the detail's time), not when the store heard of it
+            _audit(s, a, at, "opened", "engine", "rules", None, S.OPEN, r.summary)
             s.flush()
             return AlertChange(_view(a), "opened", now)
 
@@ -186,7 +187,8 @@ class AlertStore:
         a.details = {**(a.details or {}), **dict(r.details)}
         if Severity(r.severity).rank > Severity(a.severity).rank:
             return self._upgrade(s, a, r, now)
-        _audit(s, a, now, "merged", "engine", "rules", a.state, a.state, f"episode {r.episode}: {r.summary}")
+        _audit(s, a, max(a.last_event_at, a.opened_at), "merged", "engine", "rules", a.state, a.state,
+               f"episode {r.episode}: {r.summary}")
         s.flush()
         return AlertChange(_view(a), "merged", now)
 
@@ -196,7 +198,8 @@ class AlertStore:
         a.summary = r.summary[:300]
         a.details = {**(a.details or {}), **dict(r.details)}
         a.last_event_at = _event_time(r.at_ms, now)
-        _audit(s, a, now, "upgraded", "engine", "rules", a.state, a.state, f"severity {old} -> {r.severity}")
+        _audit(s, a, max(a.last_event_at, a.opened_at), "upgraded", "engine", "rules", a.state, a.state,
+               f"severity {old} -> {r.severity}")
         s.flush()
         return AlertChange(_view(a), "upgraded", now)
 
