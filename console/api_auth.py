@@ -47,7 +47,7 @@ def set_cookie(ctx: AppContext, response: Response, token: str, request: Request
     """The session cookie: HttpOnly, and Secure (sent over HTTPS only) when the console is served over HTTPS --
     its public URL is https, the installation runs in prod mode (TLS-only behind nginx), or this request came
     over https (X-Forwarded-Proto is believed from api.trusted_proxies only)."""
-    secure = (ctx.cfg.api.base_url.startswith("https://") or getattr(ctx.cfg, "mode", "dev") == "prod"
+    secure = (ctx.cfg.api.base_url.startswith("https://") or ctx.cfg.mode == "prod"
               or (request is not None and request.url.scheme == "https"))
     response.set_cookie(COOKIE, token, max_age=int(ctx.cfg.api.session_ttl_h * 3600), httponly=True,
                         samesite="lax", secure=secure, path="/")

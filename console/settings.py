@@ -76,3 +76,4 @@ class ConsoleSettings(NotifySettings, Protocol):
 
     api: ApiConfig  # type: ignore[assignment]  (the full section; notifications only need its link settings)
     watchdog: WatchdogConfig  # what counts as a stopped service (the red banner)
+    mode: str  # "prod": session cookies are Secure whatever the URL says
