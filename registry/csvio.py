@@ -5,9 +5,11 @@ grid, building, household, station, zone, device, contact) and `parent` names th
 of the place it belongs to. Columns that do not apply to a record type must be empty.
 Rows may come in any order. Phone numbers (`phone` of a contact or a household) are digits with an optional
 leading `+`; spaces, '-' and parentheses people type are dropped, so the stored number works as a `tel:` link.
-A file without the `resident` or `phone` column (one written before they existed) leaves those values as they are. Every bad row is reported by row number (as a spreadsheet
-shows it: the header is row 1) and column; good rows are imported, each whole or not at
-all, in one transaction; a row whose parent was rejected is rejected too, saying so.
+A camera zone's `name` is the local name its cameras' triggers use ("riverside", the key they are matched by); its
+`display_name` is what people read ("河岸"; empty: the name). A file without the `resident`, `phone` or `display_name`
+column (one written before they existed) leaves those values as they are. Every bad row is reported by row number (as
+a spreadsheet shows it: the header is row 1) and column; good rows are imported, each whole or not at all, in one
+transaction; a row whose parent was rejected is rejected too, saying so.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("record", "code", "parent", "name", "flags", "sleep", "window_h", "away_until", "gateway", "kind",
            "interval_s", "step_l", "warning_m", "guaranteed_m", "rise_m_per_h", "schedule", "types", "role",
-           "channels", "language", "quiet_hours", "resident", "phone")
+           "channels", "language", "quiet_hours", "resident", "phone", "display_name")
 RECORDS = ("street", "community", "grid", "building", "household", "station", "zone", "device", "contact")
 _COMMON = {"record", "code", "parent", "name"}
 APPLIES: dict[str, set[str]] = {
     **{r: set(_COMMON) for r in ("street", "community", "grid", "building")},
     "household": _COMMON | {"flags", "sleep", "window_h", "away_until", "resident", "phone"},
     "station": _COMMON | {"warning_m", "guaranteed_m", "rise_m_per_h"},
-    "zone": _COMMON | {"schedule", "types"},
+    "zone": _COMMON | {"schedule", "types", "display_name"},
     "device": _COMMON | {"gateway", "kind", "interval_s", "step_l"},
     "contact": _COMMON | {"role", "channels", "language", "quiet_hours", "phone"},
 }
@@ -182,6 +184,7 @@ def _parse_values(record: str, raw: dict[str, str]) -> dict[str, Any]:
         if bad:
             raise _Bad("types", f"unknown camera trigger type {bad[0]!r}, expected {sorted(CAMERA_TYPES)}")
         v["types"] = ",".join(types)
+        v["display_name"] = raw.get("display_name")  # None: the file has no such column, keep what is stored
     elif record == "device":
         kind = raw.get("kind", "")
         if kind not in DEVICE_PLACES:
@@ -375,6 +378,8 @@ class _Importer:
         elif level is Level.ZONE:
             z = node.zone or CameraZone(node_id=node.id)
             z.schedule, z.types = v["schedule"], v["types"]
+            if v["display_name"] is not None:
+                z.display_name = v["display_name"]
             node.zone = z
 
     def _count(self, new: bool) -> None:
@@ -472,7 +477,8 @@ def export_rows(db: Database) -> list[dict[str, str]]:
                 extra = {"warning_m": n.station.warning_m, "guaranteed_m": n.station.guaranteed_m,
                          "rise_m_per_h": n.station.rise_m_per_h}
             elif n.zone:
-                extra = {"schedule": n.zone.schedule, "types": n.zone.types.replace(",", ";")}
+                extra = {"schedule": n.zone.schedule, "types": n.zone.types.replace(",", ";"),
+                         "display_name": n.zone.display_name}
             out.append(row(record=n.level, code=n.code, parent=parent, name=n.name, **extra))
         for d in sorted(s.scalars(select(Device)), key=lambda d: d.id):
             out.append(row(record="device", code=d.id, parent=by_id[d.node_id].code, gateway=d.gateway,

@@ -93,6 +93,7 @@ class ZoneInfo:
     code: str
     schedule: tuple[int, int] | None
     types: frozenset[str]
+    display_name: str = ""  # what people read; the node's name is the local name cameras match the zone by
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,19 +154,29 @@ class RegistrySnapshot:
                 return node.code
         return None
 
+    def name_of(self, code: str) -> str:
+        """A node's name as people read it: a camera zone's display name (its node name is the local name the
+        cameras use, "riverside"), else the node's name; "" if it has none."""
+        node = self.nodes.get(code)
+        if node is None:
+            return ""
+        zone = self.zones.get(code)
+        return (zone.display_name if zone is not None else "") or node.name
+
     def location(self, code: str) -> str:
         """Human-readable place, street first (personal data: notifications only, never logs)."""
-        parts = [n.name or n.code for n in reversed(self.ancestors(code))]
+        parts = [self.name_of(n.code) or n.code for n in reversed(self.ancestors(code))]
         return " / ".join(parts) or code
 
     def address(self, code: str) -> str:
         """A household's 楼栋/单元/房号 as people say it ("3号楼 2单元 501": building name, then the household's
-        name unless it already starts with it); any other place's name; the code if the registry has no name.
+        name unless it already starts with it); a camera zone's display name; any other place's name; the code if
+        the registry has no name.
         Personal data: console and notifications only, never logs."""
         node = self.nodes.get(code)
         if node is None:
             return code
-        name = node.name or node.code
+        name = self.name_of(code) or node.code
         if node.level is Level.HOUSEHOLD and node.parent and node.parent in self.nodes:
             building = self.nodes[node.parent].name
             if building and node.name and not node.name.startswith(building):
@@ -254,7 +265,8 @@ def load_snapshot(db: Database) -> RegistrySnapshot:
         stations = {by_id[r.node_id].code: StationInfo(by_id[r.node_id].code, r.warning_m, r.guaranteed_m,
                                                         r.rise_m_per_h) for r in s.scalars(select(RiverStation))}
         zones = {by_id[z.node_id].code: ZoneInfo(by_id[z.node_id].code, parse_hhmm_range(z.schedule),
-                                                  frozenset(_split(z.types))) for z in s.scalars(select(CameraZone))}
+                                                  frozenset(_split(z.types)), z.display_name)
+                 for z in s.scalars(select(CameraZone))}
         devices = {d.id: DeviceInfo(d.id, d.gateway, d.kind, by_id[d.node_id].code, d.interval_s, d.meter_step_l)
                    for d in s.scalars(select(Device))}
         contacts: dict[str, list[ContactInfo]] = defaultdict(list)

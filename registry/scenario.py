@@ -14,7 +14,9 @@ buildings "N号楼", households "单元 房号" (the building's name goes in fro
 RegistrySnapshot.address), a resident for each household without registry details, and names for grid
 workers (网格员) and duty officers, drawn deterministically from the code (the same registry on every run).
 Their phone numbers lie in 138-0000-xxxx, a range that reads as fake. A household's own registry details
-(name, address, phone, family) win.
+(name, address, phone, family) win. Camera zones keep the scenario's local name (what the cameras' triggers say,
+"riverside") as their node name and get a Chinese display name for people ("河岸", ZONE_NAMES; a local name not
+in it is shown as it is).
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ GIVEN = ("秀英", "桂兰", "玉兰", "凤英", "淑珍", "建国", "建华", "
 #: own registry details use 138-0000-0001.. for residents and 139-0000-0001.. for family)
 HOUSEHOLD_PHONE_BASE = 1000
 STAFF_PHONE_BASE = 9000
+#: display names of the camera zones' local names the shipped scenarios use (what staff would have entered)
+ZONE_NAMES = {"gate": "大门", "gate-line": "大门警戒线", "parking": "停车场", "courtyard": "中心庭院",
+              "riverside": "河岸", "bridge": "桥头", "bridge-line": "桥头警戒线", "embankment": "堤岸",
+              "bike-shed": "自行车棚", "pump-house": "泵房"}
 ROOMS_PER_FLOOR = 2
 FLOORS = 6
 
@@ -194,7 +200,7 @@ def registry_rows(c: Community) -> list[dict[str, str]]:
             if code in done:
                 continue
             done.add(code)
-            add(record="zone", code=code, parent=grid, name=z, schedule=NIGHT_WATCH,
+            add(record="zone", code=code, parent=grid, name=z, display_name=ZONE_NAMES.get(z, ""), schedule=NIGHT_WATCH,
                 types="line_crossing" if z in cam.lines else "intrusion;person")
         add(record="device", code=cam.id, parent=codes[0], gateway=cam.gateway, kind="camera",
             interval_s=cam.status_interval // 1000)

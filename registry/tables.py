@@ -55,6 +55,8 @@ class CameraZone(Base):
     node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), primary_key=True)
     schedule: Mapped[str] = mapped_column(String(100), default="")  # "22:00-06:00" or empty = always
     types: Mapped[str] = mapped_column(String(200), default="intrusion,line_crossing,person")
+    # what people read ("河岸"); the node's name is the local name the cameras' triggers use ("riverside")
+    display_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     node: Mapped[Node] = relationship(back_populates="zone")
 
 

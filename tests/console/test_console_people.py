@@ -57,6 +57,7 @@ class Demo:
     press_alert: int = 0
     silent_alert: int = 0
     river_alert: int = 0
+    camera_alert: int = 0
 
     def device(self, code: str) -> str:
         return f"{code}-{self.uid}"
@@ -189,6 +190,15 @@ def happen(d: Demo) -> None:
         assert ch is not None
         d.silent_alert = ch.alert.id
         assert store.clear(Rule.DEVICE_SILENT, meter, "reporting_again", now - 60_000) is not None
+        camera, zone = d.device("cam-0002"), "grid-02.riverside"  # the zone cameras call "riverside"
+        assert d.reg.nodes[zone].name == "riverside" and d.reg.devices[camera].place == zone
+        ch = store.raise_alert(Raise(Rule.CAMERA_INTRUSION, zone, Severity.MAJOR, zone, f"cam-{now}",
+                                     f"camera_intrusion {zone}",
+                                     {"reason": "intrusion", "type": "intrusion", "camera": camera, "zone": zone,
+                                      "score": 0.91, "confirmed": True, "confirmed_by_zone": "grid-02.bridge"},
+                                     now - 300_000), grid="grid-02", now=now - 300_000, next_escalation_at=None)
+        assert ch is not None
+        d.camera_alert = ch.alert.id
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not (d.press_alert and d.river_alert):
             for a in store.list(AlertFilter(active=True), limit=50):
@@ -265,8 +275,8 @@ def assert_inputs_readable(page) -> None:
 
 
 def wait_board(page, demo: Demo) -> None:
-    page.wait_for_selector(f'.alert-row[data-id="{demo.press_alert}"]', timeout=5000)
-    page.wait_for_selector(f'.alert-row[data-id="{demo.silent_alert}"]', timeout=5000)
+    for alert_id in (demo.press_alert, demo.silent_alert, demo.camera_alert):
+        page.wait_for_selector(f'.alert-row[data-id="{alert_id}"]', timeout=5000)
 
 
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -279,7 +289,7 @@ def test_chinese_reader_sees_chinese_names_and_places(browser, demo: Demo, size:
     try:
         # --- board: the card's main line is the flat and who lives there; its sentence is Chinese
         wait_board(page, demo)
-        page.wait_for_function("document.querySelectorAll('.alert-row').length >= 3")
+        page.wait_for_function("document.querySelectorAll('.alert-row').length >= 4")
         rows = page.locator(".alert-row")
         texts = [rows.nth(i).inner_text() for i in range(rows.count())]
         for text in texts:
@@ -290,6 +300,8 @@ def test_chinese_reader_sees_chinese_names_and_places(browser, demo: Demo, size:
         assert resident in press and "一键呼叫" in press and "按下" in press
         silent = page.inner_text(f'.alert-row[data-id="{demo.silent_alert}"]')
         assert "已自动解除" in silent and "已处置" not in silent  # the engine cleared it; nobody handled it
+        camera = page.inner_text(f'.alert-row[data-id="{demo.camera_alert}"]')  # the zone by its display name
+        assert "河岸" in page.inner_text(f'.alert-row[data-id="{demo.camera_alert}"] .place') and "桥头" in camera
         assert_fits(page, "the board")
         shot(page, f"zh-board-{tag}")
         # --- the sound toggle is words and an SVG, and stays as it was set on the next page
@@ -328,11 +340,18 @@ def test_chinese_reader_sees_chinese_names_and_places(browser, demo: Demo, size:
         assert_inputs_readable(page)
         assert_fits(page, "the alert detail")
         shot(page, f"zh-alert-detail-{tag}")
+        # --- a camera zone's detail: its display name and its grid's, the confirming zone by name too
+        page.goto(f"{demo.url}/alerts/{demo.camera_alert}")
+        place, sentence = page.inner_text("#place"), page.inner_text("#sentence")
+        assert place.startswith("第二网格 · 河岸") and "桥头」" in sentence, (place, sentence)
+        assert latin_words(place + sentence + page.inner_text("#timeline")) == [], (place, sentence)
         # --- devices: Chinese kinds, flats by name; cards on a phone
         page.goto(f"{demo.url}/devices")
         page.wait_for_selector("#devices tbody tr", timeout=5000)
         row = page.inner_text(f'#devices tr[data-id="{demo.device("wm-0005")}"]')
         assert "水表" in row and reg.address("hh-0005") in row and "bld-" not in row and "hh-0005" not in row
+        row = page.inner_text(f'#devices tr[data-id="{demo.device("cam-0002")}"]')
+        assert "摄像头" in row and "河岸" in row and "riverside" not in row, row
         if size is PHONE:
             assert page.evaluate("getComputedStyle(document.querySelector('#devices thead')).display") == "none"
             assert page.evaluate("getComputedStyle(document.querySelector('#devices tbody tr')).display") == "block"

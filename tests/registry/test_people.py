@@ -55,7 +55,7 @@ def test_phone_numbers_are_validated_per_row_and_stored_as_digits(sqlite_db: Dat
     assert reg.address("hh-0009") == "Building 3 1单元 902" and reg.address("hh-0001") == "Building 3 Room 301"
 
     exported = export_text(sqlite_db)
-    assert ",13800000001\r\n" in exported and ",周桂兰,01060000009\r\n" in exported
+    assert ",13800000001,\r\n" in exported and ",周桂兰,01060000009,\r\n" in exported  # then display_name (zones)
     again = import_rows(sqlite_db, exported)
     assert again.errors == [] and again.created == 0 and export_text(sqlite_db) == exported
     # a file from before the phone column updates a contact without wiping the number; an empty cell clears it
@@ -101,7 +101,7 @@ def test_migration_adds_phone_columns_to_a_filled_registry(db: Database) -> None
                           "VALUES (1, 'c-1', 5, 'family', '王磊', 'ntfy://x', 'zh', ''), "
                           "(2, 'c-2', 3, 'grid_worker', '田芳', 'ntfy://y', 'zh', '22:00-07:00')"))
     migrate(engine)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"  # the head: 0004 adds zones' display names
     reg = load_snapshot(db)
     assert {c.code: (c.name, c.phone) for cs in reg.contacts.values() for c in cs} == {"c-1": ("王磊", ""),
                                                                                        "c-2": ("田芳", "")}
