@@ -52,7 +52,8 @@ class Simulation:
     def __init__(self, community: Community, start_ms: int, end_ms: int | None, *,
                  live_origin_ms: int | None = None) -> None:
         """live_origin_ms: a live run (firmware_sim/live.py) from that origin: its live incidents, at their
-        offsets from it, instead of the scripted days' incidents."""
+        offsets from it, instead of the scripted days' incidents, and a background that crosses no rule
+        (cameras see motion only, call buttons no accidental presses: DeviceContext.live)."""
         self.community = community
         self.start_ms = start_ms
         self.end_ms = end_ms
@@ -69,7 +70,8 @@ class Simulation:
         order = len(self.devices)
         topics = {ch: device_topic(gateway, dev_id, ch) for ch in Channel}
         self.devices.append(SimDevice(order, dev_id, gateway, kind, topics))
-        return DeviceContext(dev_id, gateway, kind, order, self.community.seed, self.cal, self.labels)
+        return DeviceContext(dev_id, gateway, kind, order, self.community.seed, self.cal, self.labels,
+                             live=self.live_origin_ms is not None)
 
     def _build(self) -> None:
         c = self.community

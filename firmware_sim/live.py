@@ -31,8 +31,10 @@ from firmware_sim.scenario.schema import TapLeftRunning
 from firmware_sim.timeparse import DAY_MS, MINUTE_MS
 
 log = logging.getLogger(__name__)
-#: the hand-wash (2 min) that marks a fallen resident's last use ends a minute before the fall
+#: the hand-wash (2 min) that marks a fallen resident's last use ends at the fall
 WASH_MS = 2 * MINUTE_MS
+#: a window that would end in the household's sleep ends this many minutes after it wakes
+WAKE_MARGIN_MIN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,20 +122,37 @@ def fall_time(hh: HouseholdSpec, window_ends_ms: int, cal: Calendar) -> int:
     return t
 
 
+def window_end(hh: HouseholdSpec, ends_ms: int, cal: Calendar) -> int:
+    """When an inactivity window stated to end at ends_ms can end: then, or, if that is in the household's
+    sleep hours or just after them, two minutes after the household wakes.
+
+    The rule does not count sleep, so a window cannot run out while the household sleeps: one placed to end
+    there would have run out when it went to bed, before the start. The two awake minutes keep it from doing
+    so when the engine dates the last use up to a meter interval early (the demo's meter reads every minute).
+    """
+    t = ends_ms // MINUTE_MS * MINUTE_MS
+    while any(_asleep(_minute_of_day(t - k * MINUTE_MS, cal), hh) for k in range(WAKE_MARGIN_MIN + 1)):
+        t += MINUTE_MS
+    return t
+
+
 def place(community: Community, cal: Calendar, origin_ms: int) -> list[Any]:
     """The live incidents as ordinary ones: each at the day and time of day of origin + its offset.
 
-    A fall given by `window_ends_after` is placed before the origin (fall_time) with a short hand-wash just
-    before it, so that the last use the engine finds is the fall's time.
+    A fall given by `window_ends_after` is placed before the origin (fall_time) with a short hand-wash ending
+    at it, so that the last use the engine finds is the fall's time. A window stated to end in the household's
+    sleep hours ends when the household wakes (window_end): the rule does not count sleep, so no inactivity
+    alert can open while the household sleeps.
     """
     out: list[Any] = []
     households = {h.id: h for h in community.households}
     for inc in community.live_incidents:
         if inc.type == "fall" and inc.window_ends_after is not None:
-            t = fall_time(households[inc.household], origin_ms + inc.window_ends_after, cal)
+            hh = households[inc.household]
+            t = fall_time(hh, window_end(hh, origin_ms + inc.window_ends_after, cal), cal)
             wash = TapLeftRunning(type="tap_left_running", household=inc.household, at="00:00", duration="2m",
                                   flow_lpm=4.0, note="hand-wash: the last use before the fall")
-            out.append(_at(wash, t - WASH_MS - MINUTE_MS, cal))
+            out.append(_at(wash, t - WASH_MS, cal))
         else:
             t = origin_ms + (inc.after or 0)
         out.append(_at(inc, t, cal))

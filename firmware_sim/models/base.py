@@ -76,6 +76,9 @@ class DeviceContext:
     cal: Calendar
     labels: LabelSink
     silent: list[tuple[int, int | None]] = field(default_factory=list)  # device_silent windows
+    #: a live run (firmware_sim/live.py, the demo under `shouwang up`): only its incidents may cross a rule, so the
+    #: models keep their background activity (camera, call button) out of what any rule watches
+    live: bool = False
 
     def rng(self, *parts: object) -> random.Random:
         """The device's random stream for a purpose (and day)."""

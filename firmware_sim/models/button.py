@@ -2,7 +2,8 @@
 
 Besides scripted presses (optionally repeated while nobody comes, or cancelled by the
 resident), a button sees accidental presses cancelled seconds later (a false alarm the
-rules must close) and a periodic `test` press. The battery decays slowly; the
+rules must close; not in a live run, DeviceContext.live, where every press that opens an
+alert is one of the run's incidents) and a periodic `test` press. The battery decays slowly; the
 `battery_low` incident drops it below the low threshold from its time on.
 """
 
@@ -77,7 +78,7 @@ def call_button(ctx: DeviceContext, hh: HouseholdSpec, incidents: list) -> Itera
             items.append((t, STATUS, {"battery_v": battery(t, rng), "rssi_dbm": float(rng.randint(-92, -55)),
                                       "heartbeat": True}))
             n += interval
-        if rng.random() < btn.accidental_press_per_day:
+        if rng.random() < btn.accidental_press_per_day and not ctx.live:
             t = mid + int(rng.uniform(7, 21) * HOUR_MS)
             cancel = t + int(rng.uniform(2, 12) * 1000)
             items += [(t, EVENT, {"action": "press"}), (cancel, EVENT, {"action": "cancel"})]

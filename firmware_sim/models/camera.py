@@ -5,7 +5,9 @@ person detections as start/end pairs or single pulses with a score; some activit
 are bursts of low-score motion pulses (wind in trees); tripwire zones see line
 crossings; at night an occasional low-score intrusion (a cat) tests confirmation rules.
 Scripted intrusions and tampering are labelled; the background is not (an alert on it
-is a false alarm).
+is a false alarm). In a live run (DeviceContext.live: the demo under `shouwang up`) the
+background is motion only, which no zone watches (zones watch persons, intrusions or line
+crossings), so the only camera alerts are the run's incidents, whatever the hour.
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ def camera(ctx: DeviceContext, cam: Camera, incidents: list) -> Iterator[Emit]:
                 hour = (t - mid) / HOUR_MS
                 night = not 6.5 <= hour < 22.0
                 if rng.random() * top < (night_rate if night else day_rate):
+                    first = len(items)
                     _activity(cam, rng, int(t), night, new_id, items)
+                    if ctx.live:  # the same activity, seen as motion only (no rule watches it)
+                        items[first:] = [(ts, ch, {**data, "type": "motion"}) for ts, ch, data in items[first:]]
                 t += rng.expovariate(top) * HOUR_MS
         return items
 

@@ -77,3 +77,38 @@ def test_an_incident_takes_exactly_one_time() -> None:
     text = base + '\n[[incidents]]\ntype = "tamper"\ncamera = "cam-0001"\nafter = "1m"\nday = 1\n'
     with pytest.raises(ScenarioError, match="takes no `day`"):
         parse_scenario(text, "x.toml")
+
+
+def _background_that_a_rule_watches(sim: Simulation) -> list[tuple[int, str, dict]]:
+    """Camera events of a kind some zone watches (person, intrusion, line crossing) that no incident scripted, and
+    call-button presses: what could open an alert beside the incidents."""
+    out = []
+    for m in sim.messages():
+        if m.channel is not Channel.EVENT:
+            continue
+        if m.kind.value == "camera" and m.data["type"] != "motion" and "-s" not in m.data["event_id"]:
+            out.append((m.ts, m.device, m.data))
+        elif m.kind.value == "call_button" and m.data["action"] in ("press", "long_press"):
+            out.append((m.ts, m.device, m.data))
+    return out
+
+
+@pytest.mark.parametrize("hour", [3, 14])
+def test_a_live_run_has_background_activity_that_no_rule_watches(hour: int) -> None:
+    """A day live from a night or an afternoon start: the cameras still see activity, as motion only; the only
+    presses are the scripted ones. `sim run` (the scripted days) keeps its persons, line crossings and
+    accidental presses, which the evaluation scores as false alarms."""
+    text = (SCENARIO_DIR / "demo.toml").read_text().replace(
+        'button = { id = "cb-0001" }', 'button = { id = "cb-0001", accidental_press_per_day = 1.0 }')
+    demo = parse_scenario(text, "demo.toml")
+    origin = int(dt.datetime(2026, 3, 12, hour, 5, tzinfo=ZONE).timestamp() * 1000)
+    live = Simulation(demo, origin - DAY_MS, origin + DAY_MS, live_origin_ms=origin)
+    watched = _background_that_a_rule_watches(live)
+    assert sorted((ts - origin, dev) for ts, dev, _ in watched) == [
+        (2 * MINUTE_MS, "cb-0002"), (2 * MINUTE_MS + 90_000, "cb-0002"), (5 * MINUTE_MS, "cb-0004")]
+    live = Simulation(demo, origin - DAY_MS, origin + DAY_MS, live_origin_ms=origin)
+    motion = [m for m in live.messages() if m.kind.value == "camera" and m.channel is Channel.EVENT]
+    assert len(motion) > 50 and {m.device for m in motion} == {"cam-0001", "cam-0002", "cam-0003"}
+    scripted = Simulation(demo, origin - DAY_MS, origin + DAY_MS)
+    kinds = {(d["type"] if "type" in d else d["action"]) for _, _, d in _background_that_a_rule_watches(scripted)}
+    assert {"person", "line_crossing", "press"} <= kinds

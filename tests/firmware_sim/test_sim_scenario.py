@@ -60,7 +60,7 @@ BAD = [
     ("peak_m = 4.6", "peek_m = 4.6", "peek_m", "incidents[1].peek_m", "unknown key"),
     ('rise = "8h"', "rise = 8", "rise = 8", "incidents[1].rise", "duration"),
     ('rise = "8h"', 'rise = "8 hours"', "rise =", "incidents[1].rise", "not a duration"),
-    ('meter = { id = "wm-0003" }', 'meter = { id = "wm-0003", intervall = "5m" }', "intervall",
+    ('meter = { id = "wm-0003", interval = "1m" }', 'meter = { id = "wm-0003", intervall = "1m" }', "intervall",
      "households[2].meter.intervall", "unknown key"),
     ('building = "bld-02"\nprofile = "elderly"\nsolitary_elderly = true\nbedtime = "21:15"',
      'building = "bld-09"\nprofile = "elderly"\nsolitary_elderly = true\nbedtime = "21:15"', "bld-09",
