@@ -307,6 +307,10 @@ def backtest_file(cfg: AlertsConfig, record: Path, registry: Path, labels: Path 
     rep = bt.run(traffic, labels_text=labels_text, labels_source=str(labels), source=str(record),
                  traffic_errors=traffic.errors, lines=lambda: traffic.lines)
     rep.format = traffic.format
+    if rep.messages == 0:
+        first = "; ".join(str(e) for e in rep.traffic_errors[:3])
+        raise TrafficFileError(f"{record}: no usable contract message in {traffic.lines} line(s)"
+                               + (f" ({first})" if first else ""))
     return rep
 
 

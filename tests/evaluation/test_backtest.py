@@ -203,3 +203,7 @@ def test_record_file_through_the_command(files: tuple[Path, Path, Path, int], tm
     assert d["timer 6 h"]["delay_median_s"] == 6 * 3600  # uses dated at the reading before: same as the JSONL
     r = run(cfg_file, "evaluate", "--record", str(rec))
     assert r.returncode == 2 and "--registry" in r.stderr
+    junk = tmp_path / "junk.jsonl"
+    junk.write_bytes(b"\x00\x01 not traffic\n")
+    r = run(cfg_file, "evaluate", "--record", str(junk), "--registry", str(reg))
+    assert r.returncode == 2 and "no usable contract message in 1 line(s) (line 1: not JSON)" in r.stderr
