@@ -40,8 +40,9 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def render(request: Request, name: str, lang: str, status: int = 200, **kw: object) -> HTMLResponse:
+    tz = request.app.state.ctx.cfg.alerts.timezone  # the site's: times read the same on every phone
     data = {"lang": lang, "t": lambda k: t(k, lang), "w": lambda g, k: word(g, k, lang),
-            "strings": json.dumps(js_strings(lang), ensure_ascii=False),
+            "strings": json.dumps({**js_strings(lang), "tz": tz}, ensure_ascii=False),
             "path": request.url.path, **kw}
     resp = templates.TemplateResponse(request, name, data, status_code=status)
     if request.query_params.get("lang") in LANGS:

@@ -7,22 +7,32 @@
   const page = document.body.dataset.page;
 
   function pad(n) { return String(n).padStart(2, "0"); }
+  /* every time is shown in the site's time zone (the alerts' config), whatever the phone or PC is set to */
+  const SITE_TZ = SW.tz || "Asia/Shanghai";
+  const CLOCK = new Intl.DateTimeFormat("en-GB", {timeZone: SITE_TZ, year: "numeric", month: "2-digit", day: "2-digit",
+                                                  hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
+  function siteParts(ms) {
+    const o = {};
+    for (const p of CLOCK.formatToParts(new Date(Number(ms)))) o[p.type] = p.value;
+    return {year: Number(o.year), month: Number(o.month), day: Number(o.day), hour: Number(o.hour) % 24,
+            minute: Number(o.minute)};
+  }
   function fmtTime(ms) {
     if (ms === null || ms === undefined) return "–";
-    const d = new Date(Number(ms));
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    const d = siteParts(ms);
+    return `${d.year}-${pad(d.month)}-${pad(d.day)} ${pad(d.hour)}:${pad(d.minute)}`;
   }
   function label(x) { return SW.lang === "en" ? `${x}: ` : `${x}：`; }
   function metres(v) { return SW.lang === "en" ? `${v} m` : `${v} 米`; }
   function paren(x) { return SW.lang === "en" ? ` (${x})` : `（${x}）`; }
   /* chart time labels: 24-hour clock, the date under the first label of each day (no "8am", no "11/27/26") */
-  function fmtDay(d) { return SW.lang === "en" ? `${d.getDate()} ${EN_MONTHS[d.getMonth()]}` : `${d.getMonth() + 1}月${d.getDate()}日`; }
+  function fmtDay(d) { return SW.lang === "en" ? `${d.day} ${EN_MONTHS[d.month - 1]}` : `${d.month}月${d.day}日`; }
   const EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   function axisTimes(u, splits) {
     let day = null;
     return splits.map(s => {
-      const d = new Date(s * 1000), hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-      const k = d.toDateString();
+      const d = siteParts(s * 1000), hm = `${pad(d.hour)}:${pad(d.minute)}`;
+      const k = `${d.year}-${d.month}-${d.day}`;
       const out = k !== day ? `${hm}\n${fmtDay(d)}` : hm;
       day = k;
       return out;
@@ -264,6 +274,7 @@
     const w = xs.map(() => data.station.warning_m), g = xs.map(() => data.station.guaranteed_m);
     const box = document.getElementById("chart");
     const opts = {width: Math.min(box.clientWidth || 800, 1000), height: 320, scales: {x: {time: true}},
+      tzDate: ts => uPlot.tzDate(new Date(ts * 1000), SITE_TZ),  // ticks on the site's whole hours
       series: [{label: T.time, value: (u, v) => v === null ? "–" : fmtTime(v * 1000)},
                {label: T.level_series, stroke: "#1f6feb", width: 2, value: (u, v) => v === null ? "–" : v.toFixed(2)},
                {label: T.warning_line, stroke: "#d29922", dash: [8, 4], value: (u, v) => v === null ? "–" : v.toFixed(2)},

@@ -415,6 +415,56 @@ def test_english_reader_sees_english_words_and_the_same_names(browser, demo: Dem
         ctx.close()
 
 
+def test_times_read_in_the_sites_time_zone_whatever_the_browser_is_set_to(browser, demo: Demo) -> None:
+    """A phone set to Los Angeles time (16 hours behind the site) shows the site's times: the card, the detail's
+    start, the timeline's opening (the same minute: the press's own time), the notifications and the chart's axis."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    site = ZoneInfo(demo.cfg.alerts.timezone)
+
+    def at_site(ms: int) -> str:
+        return dt.datetime.fromtimestamp(ms / 1000, site).strftime("%Y-%m-%d %H:%M")
+
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, timezone_id="America/Los_Angeles")
+    page = ctx.new_page()
+    try:
+        page.goto(f"{demo.url}/login")
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "America/Los_Angeles"
+        page.fill("input[name=username]", "zhstaff")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("load")
+        wait_board(page, demo)
+        for alert_id in (demo.press_alert, demo.silent_alert, demo.camera_alert):
+            opened = demo.alert(alert_id)["alert"]["opened_at"]
+            when = page.inner_text(f'.alert-row[data-id="{alert_id}"] .when').splitlines()[0]
+            assert when == at_site(opened), (alert_id, when, at_site(opened))
+        shot(page, "zh-board-phone-los-angeles", full=False)
+        detail = demo.alert(demo.press_alert)
+        opened = detail["alert"]["opened_at"]
+        page.goto(f"{demo.url}/alerts/{demo.press_alert}")
+        assert page.inner_text("#detail .facts [data-time]") == at_site(opened)
+        timeline = {e.get_attribute("data-action"): e.inner_text() for e in
+                    page.locator("#timeline li").element_handles()}
+        assert timeline["opened"].startswith(at_site(opened)), timeline  # the card's time, not the store's
+        first = detail["deliveries"][0]["at"]
+        assert page.inner_text("#deliveries tbody td[data-time]") == at_site(first)
+        page.goto(f"{demo.url}/stations/rg-0001")
+        page.wait_for_selector("#chart .uplot canvas", timeout=5000)
+        splits = page.evaluate("window.swChart.axes[0]._splits")
+        values = page.evaluate("window.swChart.axes[0]._values")
+        assert splits and len(splits) == len(values)
+        for s_, v in zip(splits, values, strict=True):
+            assert v.split("\n")[0] == at_site(int(s_ * 1000))[-5:], (v, at_site(int(s_ * 1000)))
+            assert at_site(int(s_ * 1000)).endswith(":00"), "ticks on the site's whole hours"
+        days = [v.split("\n")[1] for v in values if "\n" in v]
+        assert days and all(re.fullmatch(r"\d{1,2}月\d{1,2}日", d) for d in days), values
+        shot(page, "zh-river-phone-los-angeles")
+    finally:
+        ctx.close()
+
+
 def test_favicon_is_served(demo: Demo) -> None:
     r = httpx.get(f"{demo.url}/favicon.ico", timeout=10)
     assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
