@@ -9,6 +9,7 @@ StoreNotifier in the evaluation and tests).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from alerts.lifecycle import AlertChange
 from alerts.manager import AlertManager
@@ -35,12 +36,17 @@ class Engine:
     """Rules + lifecycle over one store, driven by an injected clock."""
 
     def __init__(self, cfg: AlertsConfig, db: Database, clock: Clock, *, notifier: Notifier,
-                 sinks: list[Sink] | None = None) -> None:
+                 sinks: list[Sink] | None = None,
+                 view: Callable[[RegistrySnapshot], RegistrySnapshot] | None = None, escalate: bool = True) -> None:
+        """view: the part of the registry this engine judges (a partition's devices, alerts/partition.py);
+        escalate: whether this engine runs the store's escalation timers (one engine among partitions does)."""
         self.cfg = cfg
         self.db = db
         self.clock = clock
         self.store = AlertStore(db)
-        self._registry = load_snapshot(db)
+        self._view = view or (lambda snap: snap)
+        self.escalate = escalate
+        self._registry = self._view(load_snapshot(db))
         self.ctx = RuleContext.create(cfg, self.registry)
         start = clock.now_ms()
         self.button = CallButtonRule(self.ctx)
@@ -64,7 +70,7 @@ class Engine:
             with self.db.session() as s:
                 if registry_revision(s) == self._registry.revision:
                     return False
-        snap = load_snapshot(self.db)
+        snap = self._view(load_snapshot(self.db))
         self._registry = snap
         self.rules.registry_changed(snap)
         log.info("registry revision %d loaded: %d devices, %d monitored households", snap.revision,
@@ -87,7 +93,7 @@ class Engine:
             self._next_registry_check = now + REGISTRY_CHECK_MS
             self.reload_registry()
         changes = self.manager.apply(self.rules.tick(now), now)
-        return changes + self.manager.tick(now)
+        return (changes + self.manager.tick(now)) if self.escalate else changes
 
     def rule(self, kind: type) -> BaseRule:
         return self.rules.get(kind)

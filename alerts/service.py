@@ -5,33 +5,50 @@ engine and acknowledges each message after the store has committed what it cause
 (broker_config/consumer.py: persistent session, manual acks of the current connection
 only): a crash or a store outage loses no button press.
 The same thread runs the engine's timers every `alerts.tick_s`.
+
+Which engine acts (alerts/lease.py, alerts/partition.py):
+  SQLite store       one engine; a second one on the same file is refused (a lock beside the file).
+  PostgreSQL store   any number of engines. Each holds the leases of the partitions it was assigned
+                     (`alerts.partitions`, 1 by default: one active engine, the others standing by with no
+                     MQTT session at all). A Part is one held partition: its engine over a store fenced by
+                     that lease, its own persistent MQTT session, its rebuilt state. A part whose lease is
+                     lost stops before its next message or timer, acknowledging nothing more: the broker
+                     redelivers what it had not acknowledged to the part's next holder.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from alerts import partition
 from alerts.engine import Engine
+from alerts.lease import LeaseBook, LeaseLost, fence, fenced_url, instance_id, is_postgresql, load_state, \
+    save_state, sqlite_lock
 from alerts.metrics import AlertsMetrics
-from alerts.notifier import NotifierFactory
-from alerts.rebuild import rebuild, save_routine
+from alerts.notifier import NotifierFactory, ServiceNotifier
+from alerts.rebuild import load_routine, rebuild, save_routine
 from alerts.settings import AlertsSettings
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import Account
 from broker_config.consumer import Consumer, Delivery, log_says_subscribed
 from ground.clock import Clock, SystemClock
+from ground.errors import ConfigError
 from ground.heartbeat import Heartbeat
 from storage.influx import InfluxClient
-from storage.sql import Database
+from storage.sql import Database, database_url
 from wire import ContractError, decode
 from wire.topics import ALL_TOPICS, log_topic
 
@@ -51,7 +68,139 @@ class ServiceCounters:
     rejected: int = 0
     internal_errors: int = 0
     alerts_changed: int = 0
+    lease_lost: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
+
+
+class GatewaysConsumer(Consumer):
+    """A durable consumer of a partition's gateways: one subscription per gateway, more added as the registry grows."""
+
+    def __init__(self, *args, topics: list[str], **kw) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kw)
+        self.topics = list(topics)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            super()._on_connect(client, userdata, flags, reason_code, properties)
+            return
+        with self._lock:
+            self._epoch += 1
+        self._connected = True
+        log.info("%s connected to broker (session present: %s)", self.client_id, flags.session_present)
+        if self.topics:
+            client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
+        else:
+            log.info("%s: no registered gateway in this partition yet", self.client_id)
+            self.ready.set()
+
+    def add(self, topics: list[str]) -> None:
+        new = [t for t in topics if t not in self.topics]
+        if new:
+            self.topics += new
+            if self.connected:
+                self.client.subscribe([(t, SubscribeOptions(qos=1)) for t in new])
+
+
+class Part:
+    """One partition this engine works on: its engine over a store fenced by the partition's lease, its MQTT session."""
+
+    def __init__(self, svc: AlertsService, k: int, n: int, lease: str | None) -> None:
+        self.svc, self.k, self.n, self.lease = svc, k, n, lease
+        acfg = svc.acfg
+        url = database_url(svc.cfg)
+        if lease is not None:
+            self.db = Database(fenced_url(url, acfg.lease_ttl_s), migrate_schema=False)
+            fence(self.db, svc.book, lease)
+        else:
+            self.db = Database(url)
+        self.notifier: ServiceNotifier = svc.notifier_factory(self.db, svc.clock)
+        sinks: list = [svc.metrics]
+        if svc.influx_sink is not None:
+            sinks.append(svc.influx_sink)
+        if acfg.publish_mqtt:
+            sinks.append(MqttAlertSink(self._publish))
+        self.engine = Engine(acfg, self.db, svc.clock, notifier=self.notifier, sinks=sinks,
+                             view=lambda snap: partition.registry_view(snap, k, n), escalate=k == 0)
+        self.notifier.bind_registry(self.engine.registry)
+        self.notifier.observe_attempts(svc.metrics.attempt)
+        cid = partition.client_id(acfg.client_id, k, n)
+        on_message: Callable[[Delivery], None] = lambda d: svc.q.put((self, d))  # noqa: E731
+        if n == 1:
+            self.consumer: Consumer = Consumer(svc.cfg, Account.ALERTS, cid, ALL_TOPICS, on_message=on_message,
+                                               session_expiry_s=acfg.session_expiry_s)
+        else:
+            self.consumer = GatewaysConsumer(svc.cfg, Account.ALERTS, cid, f"sw/v1/<partition {k} of {n}>",
+                                             on_message=on_message, session_expiry_s=acfg.session_expiry_s,
+                                             topics=self._topics())
+        self.rev = self.engine.registry().revision
+        self.started = False
+
+    def _topics(self) -> list[str]:
+        return partition.topics(partition.gateways_of(self.engine.registry(), self.k, self.n))
+
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.consumer.publish(topic, payload, qos=qos, retain=retain)
+
+    @property
+    def state_name(self) -> str:
+        return f"routine/p{self.k}of{self.n}"
+
+    def valid(self) -> bool:
+        return self.lease is None or self.svc.book.valid(self.lease)
+
+    def start(self) -> None:
+        """Rebuild this part's state (InfluxDB, the store, the routine its last holder saved) and consume."""
+        routine_file = self.svc.routine_file
+        tmp: Path | None = None
+        if self.lease is not None:
+            data = load_state(self.db, self.state_name)
+            if data is not None:
+                tmp = Path(tempfile.mkstemp(suffix=".npz")[1])
+                tmp.write_bytes(data)
+            routine_file = tmp
+        try:
+            rep = rebuild(self.engine, self.svc.influx, routine_file)
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        if self.n > 1:  # rebuild reads every gateway's presence: keep this partition's
+            hs = self.engine.health
+            hs.offline_since = {g: t for g, t in hs.offline_since.items()
+                                if partition.partition_of(g, self.n) == self.k}
+        log.info("rebuilt partition %d of %d: %s", self.k, self.n, rep)
+        self.consumer.start()
+        self.started = True
+        log.info("alerts engine %s consuming %s from %s:%d", self.consumer.client_id,
+                 ALL_TOPICS if self.n == 1 else f"{len(self._topics())} gateways",
+                 self.consumer.host, self.consumer.port)
+
+    def tick(self) -> int:
+        changes = len(self.engine.tick())
+        rev = self.engine.registry().revision
+        if rev != self.rev and isinstance(self.consumer, GatewaysConsumer):
+            self.consumer.add(self._topics())  # a gateway registered since: its messages come to this part too
+        self.rev = rev
+        return changes
+
+    def save_routine(self) -> None:
+        if self.lease is None:
+            save_routine(self.engine, self.svc.routine_file)
+            return
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "routine.npz"
+            save_routine(self.engine, path)
+            save_state(self.db, self.state_name, path.read_bytes(), self.svc.clock.now_ms())
+
+    def stop(self, *, save: bool) -> None:
+        """Stop consuming (what was not acknowledged stays in the session for the next holder) and close."""
+        if save:
+            try:
+                self.save_routine()
+            except (OSError, LeaseLost, OperationalError) as exc:
+                log.error("could not save the learned routine of partition %d: %s", self.k, exc)
+        self.consumer.stop()
+        self.notifier.close()
+        self.db.close()
 
 
 class AlertsService:
@@ -66,38 +215,56 @@ class AlertsService:
         self.clock = clock or SystemClock()
         self.counters = ServiceCounters()
         self.stop_event = threading.Event()
-        self.q: queue.Queue[Delivery] = queue.Queue()
-        self.db = Database.from_config(cfg)
+        self.q: queue.Queue[tuple[Part, Delivery]] = queue.Queue()
         self.influx = InfluxClient(cfg.influx)
-        self.consumer = Consumer(cfg, Account.ALERTS, self.acfg.client_id, ALL_TOPICS, on_message=self.q.put,
-                                 session_expiry_s=self.acfg.session_expiry_s)
-        self.ready = self.consumer.ready  # set once the broker granted the subscription
         self.metrics = AlertsMetrics()
-        sinks: list = [self.metrics]
+        self.notifier_factory = notifier
         self.influx_sink: InfluxAlertSink | None = None
         if self.acfg.write_influx:
             self.influx_sink = InfluxAlertSink(self.influx, self._grid_tag_ok)
-            sinks.append(self.influx_sink)
-        if self.acfg.publish_mqtt:
-            sinks.append(MqttAlertSink(self._publish))
-        self.notifier = notifier(self.db, self.clock)
-        self.engine = Engine(self.acfg, self.db, self.clock, notifier=self.notifier, sinks=sinks)
-        self.notifier.bind_registry(self.engine.registry)
-        self.notifier.observe_attempts(self.metrics.attempt)
         self.routine_file = cfg.state_path / "alerts" / "routine.npz"
+        self.engine_id = instance_id()
+        self.parts: dict[int, Part] = {}
+        self.book: LeaseBook | None = None
+        self._lock_file: IO[str] | None = None
+        self.url = database_url(cfg)
+        self.shared = is_postgresql(self.url)
+        if not self.shared:
+            if self.acfg.partitions > 1:
+                raise ConfigError("alerts.partitions > 1 needs the PostgreSQL store (alerts.database_url)")
+            self._lock_file = sqlite_lock(Path(make_url(self.url).database or ""))
+            self.parts[0] = Part(self, 0, 1, None)
+            self.ready = self.parts[0].consumer.ready  # set once the broker granted the subscription
+        else:
+            if self.acfg.lease_renew_s * 2 > self.acfg.lease_ttl_s:
+                raise ConfigError("alerts.lease_renew_s must be at most half of alerts.lease_ttl_s")
+            Database(self.url).close()  # bring the schema to head once, before any fenced part opens it
+            self.book = LeaseBook(self.url, self.engine_id, ttl_s=self.acfg.lease_ttl_s)
+            self.ready = threading.Event()  # set once a part of ours consumes
+
+    # the engine, notifier and consumer of partition 0 (the only one with one partition): tests and benchmarks
+    @property
+    def engine(self) -> Engine:
+        return self.parts[0].engine
+
+    @property
+    def notifier(self) -> ServiceNotifier:
+        return self.parts[0].notifier
+
+    @property
+    def consumer(self) -> Consumer:
+        return self.parts[0].consumer
 
     def _grid_tag_ok(self) -> bool:
-        reg = self.engine.registry()
+        part = next(iter(self.parts.values()), None)
+        if part is None:
+            return True
+        reg = part.engine.registry()
         return sum(1 for n in reg.nodes.values() if n.level.value == "grid") <= self.acfg.grid_tag_max
-
-    # --- MQTT -------------------------------------------------------------------------
-
-    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        self.consumer.publish(topic, payload, qos=qos, retain=retain)
 
     # --- work -----------------------------------------------------------------------------
 
-    def _handle(self, msg: mqtt.MQTTMessage) -> None:
+    def _handle(self, part: Part, msg: mqtt.MQTTMessage) -> None:
         self.counters.received += 1
         try:
             decoded = decode(msg.topic, msg.payload, now_ms=self.clock.now_ms())  # the contract's clock-skew bound
@@ -111,7 +278,7 @@ class AlertsService:
         delay = 0.5
         while True:
             try:
-                changes = self.engine.handle(decoded)
+                changes = part.engine.handle(decoded)
                 break
             except OperationalError as exc:
                 # the store is down: hold this message (unacknowledged) and retry; nothing is lost
@@ -123,36 +290,122 @@ class AlertsService:
         self.counters.alerts_changed += len(changes)
         self.metrics.messages.labels("handled").inc()
 
-    def _tick(self) -> None:
+    def _tick(self, part: Part) -> None:
         try:
             with self.metrics.tick.time():
-                self.counters.alerts_changed += len(self.engine.tick())
+                self.counters.alerts_changed += part.tick()
         except OperationalError as exc:
             log.error("alert store unavailable during the timer run (%s); next tick retries", exc.orig)
 
+    def _lost(self, part: Part, why: object) -> None:
+        """A part whose lease is gone: it stops at once and acknowledges nothing more."""
+        self.counters.lease_lost += 1
+        log.warning("engine %s lost partition %d of %d (%s): stopped acting on it", self.engine_id, part.k, part.n,
+                    why)
+        self.parts.pop(part.k, None)
+        part.stop(save=False)
+        if part.lease is not None and self.book is not None:
+            self.book.release(part.lease)  # ours or not, nobody should wait for it on our account
+
+    # --- leases and partitions (PostgreSQL) ----------------------------------------------------
+
+    def _keep_leases(self) -> None:
+        """Renew every lease we hold, from a thread of its own: a long rebuild must not let them lapse."""
+        assert self.book is not None
+        while not self.stop_event.wait(self.acfg.lease_renew_s):
+            for name in self.book.renew():
+                log.warning("engine %s: lease %s lost", self.engine_id, name)
+
+    def _rebalance(self) -> None:
+        """Take a free partition or give one up (alerts/partition.py), and stop parts whose lease lapsed."""
+        assert self.book is not None
+        n = self.acfg.partitions
+        for part in list(self.parts.values()):
+            if not part.valid():
+                self._lost(part, "lease expired or taken over")
+        member = partition.MEMBER_PREFIX + self.engine_id
+        if member not in self.book.held and self.book.acquire(member) is None:
+            return
+        try:
+            engines = len(self.book.live(partition.MEMBER_PREFIX))
+            taken = {int(name.split("/p")[1].split("of")[0]) for name in self.book.live(f"alerts/p")
+                     if name.endswith(f"of{n}")}
+        except OperationalError as exc:
+            log.warning("lease table unreadable (%s)", exc.orig)
+            return
+        take, give = partition.plan(n, set(self.parts), taken | set(self.parts), engines)
+        if give is not None:
+            part = self.parts.pop(give)
+            log.info("engine %s gives partition %d of %d up (%d engines share %d partitions)", self.engine_id, give,
+                     n, engines, n)
+            part.stop(save=True)
+            self.book.release(part.lease or "")
+        if take is not None:
+            name = partition.lease_name(take, n)
+            lease = self.book.acquire(name)
+            if lease is None:
+                return
+            t0 = time.monotonic()
+            log.info("engine %s took partition %d of %d (lease %s token %d): rebuilding", self.engine_id, take, n,
+                     name, lease.token)
+            try:
+                part = Part(self, take, n, name)
+                self.parts[take] = part
+                part.start()
+            except LeaseLost as exc:
+                self.parts.pop(take, None)
+                log.warning("partition %d of %d lost while starting: %s", take, n, exc)
+                self.book.release(name)
+                return
+            log.info("engine %s active on partition %d of %d after %.2f s", self.engine_id, take, n,
+                     time.monotonic() - t0)
+
+    def _role(self) -> dict[str, object]:
+        n = self.acfg.partitions
+        held = ",".join(str(k) for k in sorted(self.parts)) or "-"
+        return {"engine": self.engine_id, "role": "active" if self.parts else "standby",
+                "partitions": f"{held} of {n}"}
+
+    # --- the loop ------------------------------------------------------------------------------
+
     def run(self) -> None:
         """Rebuild state, connect, and process until stop()."""
-        rep = rebuild(self.engine, self.influx, self.routine_file)
-        log.info("rebuilt: %s", rep)
         if self.acfg.metrics_port:
             self.metrics.serve(self.acfg.metrics_host, self.acfg.metrics_port)
-        self.consumer.start()
-        log.info("alerts engine %s consuming %s from %s:%d", self.acfg.client_id, ALL_TOPICS, self.consumer.host,
-                 self.consumer.port)
+        keeper: threading.Thread | None = None
+        if self.book is None:
+            self.parts[0].start()
+        else:
+            log.info("alerts engine %s starting with %d partition(s); standing by until it holds a lease",
+                     self.engine_id, self.acfg.partitions)
+            keeper = threading.Thread(target=self._keep_leases, name="alerts-leases", daemon=True)
+            keeper.start()
         next_tick = time.monotonic()
+        next_balance = time.monotonic()
         next_save = self.clock.now_ms() + ROUTINE_SAVE_MS
         # beats from this loop (at least every tick): a hung or stopped engine stops beating (shouwang watchdog)
         self.heartbeat = Heartbeat(self.cfg.state_path, "alerts")
         try:
             while not self.stop_event.is_set():
-                timeout = max(0.0, next_tick - time.monotonic())
+                if self.book is not None and time.monotonic() >= next_balance:
+                    next_balance = time.monotonic() + self.acfg.lease_renew_s
+                    self._rebalance()
+                    if self.parts and all(p.consumer.ready.is_set() for p in self.parts.values()):
+                        self.ready.set()
+                timeout = max(0.0, min(next_tick, next_balance if self.book else next_tick) - time.monotonic())
                 try:
-                    delivery: Delivery | None = self.q.get(timeout=timeout)
+                    part, delivery = self.q.get(timeout=timeout)
                 except queue.Empty:
-                    delivery = None
-                if delivery is not None:
+                    part = delivery = None  # type: ignore[assignment]
+                if delivery is not None and self.parts.get(part.k) is part:
+                    if not part.valid():
+                        self._lost(part, "lease expired")
+                        continue
                     try:
-                        self._handle(delivery.message)
+                        self._handle(part, delivery.message)
+                    except LeaseLost as exc:
+                        self._lost(part, exc)
+                        continue
                     except OperationalError:
                         break  # stopping while the store is down: leave it unacknowledged
                     except Exception:  # a rule bug must not stop the stream: count it, keep the traceback
@@ -160,31 +413,46 @@ class AlertsService:
                         self.metrics.messages.labels("internal_error").inc()
                         log.exception("internal error on a message on %s", log_topic(delivery.message.topic))
                     # only if it arrived on this connection: an earlier one's messages are redelivered
-                    self.consumer.ack([delivery])
+                    part.consumer.ack([delivery])
+                # (a message of a part stopped since is dropped unacknowledged: its next holder receives it)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.acfg.tick_s
-                    self._tick()
-                    if self.clock.now_ms() >= next_save:
+                    save = self.clock.now_ms() >= next_save
+                    if save:
                         next_save = self.clock.now_ms() + ROUTINE_SAVE_MS
-                        save_routine(self.engine, self.routine_file)
+                    for part in list(self.parts.values()):
+                        if not part.valid():
+                            self._lost(part, "lease expired")
+                            continue
+                        try:
+                            self._tick(part)
+                            if save:
+                                part.save_routine()
+                        except LeaseLost as exc:
+                            self._lost(part, exc)
                 self.heartbeat.beat({"received": self.counters.received, "handled": self.counters.handled,
-                                     "alerts_changed": self.counters.alerts_changed, "queued": self.q.qsize()})
+                                     "alerts_changed": self.counters.alerts_changed, "queued": self.q.qsize(),
+                                     **self._role()})
         finally:
             self.heartbeat.stopped()
             self._shutdown()
+            if keeper is not None:
+                keeper.join(timeout=self.acfg.lease_renew_s + 2)
 
     def _shutdown(self) -> None:
-        try:
-            save_routine(self.engine, self.routine_file)
-        except OSError as exc:
-            log.error("could not save the learned routine: %s", exc)
-        self.consumer.stop()
+        for part in list(self.parts.values()):
+            part.stop(save=part.valid())
+            if part.lease is not None and self.book is not None:
+                self.book.release(part.lease)  # a clean stop: the standby takes over at once
+        self.parts.clear()
         if self.influx_sink is not None:
             self.influx_sink.flush(5)
             self.influx_sink.close()
         self.influx.close()
-        self.notifier.close()
-        self.db.close()
+        if self.book is not None:
+            self.book.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
 
     def stop(self) -> None:
         self.stop_event.set()

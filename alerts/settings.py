@@ -34,6 +34,14 @@ class AlertsConfig(Section):
                            description="fixed MQTT client id: the engine's persistent session lives under it")
     session_expiry_s: int = Field(7 * 86400, ge=0)
     tick_s: float = Field(1.0, gt=0, le=60, description="how often timers (inactivity, silence, escalation) run")
+    lease_ttl_s: float = Field(5.0, ge=1, le=120, description="PostgreSQL store: an active engine not heard of "
+                                                              "this long (dead, paused, cut off) is replaced by a "
+                                                              "standby (alerts/lease.py)")
+    lease_renew_s: float = Field(1.0, gt=0, le=30, description="how often the active engine renews its leases and "
+                                                               "a standby tries to take one")
+    partitions: int = Field(1, ge=1, le=256, description="PostgreSQL store: gateways cut into this many partitions, "
+                                                         "shared out among the running engines (alerts/partition.py);"
+                                                         " 1 = one active engine, the others standing by")
     metrics_host: str = Field("127.0.0.1", description="listen address of the engine's Prometheus /metrics")
     metrics_port: int = Field(0, ge=0, le=65535, description="port of the engine's Prometheus /metrics; 0 = not served")
     timezone: str = Field("Asia/Shanghai", description="local time of sleep hours, quiet hours and camera "
