@@ -7,13 +7,14 @@ import dataclasses
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError
 from alerts.store import AlertFilter
 from alerts.types import AlertState, Rule, Severity
 from console.context import AppContext
 from console.deps import Caller, caller, get_ctx
+from console.errors import ApiError
 from console.present import Reader, area, person_name, place_name, reader_lang, trail_text
 from console.schemas import (
     ID_MAX,
@@ -32,7 +33,7 @@ from console.schemas import (
 )
 from console.scope import ACTIONS, Action, UserRole
 from notify.records import delivery_report
-from notify.texts import alert_sentence, state_label, word
+from notify.texts import alert_sentence, attempt_error, attempt_error_text, state_label, word
 from notify.texts import place_name as texts_place_name
 from registry.model import ContactInfo
 from registry.types import Level, Role
@@ -48,7 +49,7 @@ def visible_alert(ctx: AppContext, c: Caller, alert_id: int) -> AlertView:
     except AlertNotFound:
         a = None
     if a is None or not c.scope.sees_alert(a):
-        raise HTTPException(404, f"no alert {alert_id} in your area")
+        raise ApiError(404, f"no alert {alert_id} in your area", "alert_not_found", id=alert_id)
     return a
 
 
@@ -121,13 +122,22 @@ def get_alert(alert_id: AlertId, ctx: AppContext = Depends(get_ctx), c: Caller =
     timeline = [TimelineEntry(at=e["at"], action=e["action"], actor=e["actor"], channel=e["channel"],
                               from_state=e["from"], to_state=e["to"], note=e["note"], actor_name=name_of(e["actor"]),
                               text=trail_text(e, r.lang, name_of)) for e in ctx.store.events(a.id)]
-    deliveries = [] if c.user.role is UserRole.FAMILY else [DeliveryOut(**d, contact_name=name_of(d["contact"]))
-                                                            for d in delivery_report(ctx.db, a.id)]
+    deliveries = [] if c.user.role is UserRole.FAMILY else [
+        DeliveryOut(**{**d, "attempts": [attempt_out(x, r.lang) for x in d["attempts"]]}, contact_name=name_of(d["contact"]))
+        for d in delivery_report(ctx.db, a.id)]
     out = alert_out(ctx, a, r)
     if a.dispatched_to:
         out = out.model_copy(update={"dispatched_to_name": name_of(a.dispatched_to)})
     return AlertDetail(alert=out, contacts=contacts, timeline=timeline, deliveries=deliveries,
                        actions=allowed_actions(c, a))
+
+
+def attempt_out(x: dict, lang: str) -> dict:
+    """A delivery attempt with its error as a code and in the reader's words (the stored error is the channel
+    library's English line)."""
+    if x["ok"]:
+        return {**x, "error_code": "", "error_text": ""}
+    return {**x, "error_code": attempt_error(x["error"])[0], "error_text": attempt_error_text(x["error"], lang)}
 
 
 def contact_out(x: ContactInfo, *, personal: bool = True) -> ContactOut:
@@ -140,11 +150,16 @@ def _act(ctx: AppContext, c: Caller, alert_id: int, action: Action, do: Callable
          r: Reader) -> AlertOut:
     visible_alert(ctx, c, alert_id)
     if not c.scope.can(action):
-        raise HTTPException(403, f"a {c.user.role.value} may not {action.value} alerts")
+        raise ApiError(403, f"a {c.user.role.value} may not {action.value} alerts", "role_may_not",
+                       role=c.user.role.value, action=action.value)
     try:
         change = do()
+    except AlertNotFound:
+        raise ApiError(404, f"no alert {alert_id} in your area", "alert_not_found", id=alert_id) from None
     except LifecycleError as exc:
-        raise HTTPException(409, str(exc)) from None
+        current = ctx.store.get(alert_id)  # where the alert is now: someone else (or the engine) moved it on
+        raise ApiError(409, str(exc), "transition_not_allowed", id=alert_id, state=current.state.value,
+                       outcome=current.outcome.value if current.outcome else None, done=action.value) from None
     return alert_out(ctx, change.alert, r)
 
 
@@ -179,9 +194,11 @@ def dispatch(alert_id: AlertId, body: DispatchIn, ctx: AppContext = Depends(get_
              c: Caller = Depends(caller), r: Reader = Depends(reader)) -> AlertOut:
     visible_alert(ctx, c, alert_id)
     if not c.scope.can(Action.DISPATCH):
-        raise HTTPException(403, f"a {c.user.role.value} may not dispatch alerts")
+        raise ApiError(403, f"a {c.user.role.value} may not dispatch alerts", "role_may_not", role=c.user.role.value,
+                       action=Action.DISPATCH.value)
     if not dispatchable(ctx, c, body.to):  # the same answer for nobody and for somebody elsewhere
-        raise HTTPException(422, "to: no contact or user of your area by that name (give a contact code or username)")
+        raise ApiError(422, "to: no contact or user of your area by that name (give a contact code or username)",
+                       "unknown_person")
     return _act(ctx, c, alert_id, Action.DISPATCH,
                 lambda: ctx.actions.dispatch(alert_id, body.to, c.actor, body.note), r)
 
@@ -197,7 +214,7 @@ def resolve(alert_id: AlertId, body: NoteIn | None = None, ctx: AppContext = Dep
 def close(alert_id: AlertId, body: CloseIn, ctx: AppContext = Depends(get_ctx),
           c: Caller = Depends(caller), r: Reader = Depends(reader)) -> AlertOut:
     if not body.feedback.strip():
-        raise HTTPException(422, "feedback: say how it ended")
+        raise ApiError(422, "feedback: say how it ended", "feedback_required")
     return _act(ctx, c, alert_id, Action.CLOSE,
                 lambda: ctx.actions.close(alert_id, c.actor, body.feedback, body.rating, body.false_alarm), r)
 

@@ -12,6 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 from console.auth import User, audit_name, create_session, end_session, verify_login
 from console.context import AppContext
 from console.deps import COOKIE, Caller, caller, client_address, get_ctx
+from console.errors import ApiError
 from console.schemas import LoginIn, LoginOut, UserOut
 
 router = APIRouter(prefix="/api", tags=["session"])
@@ -28,8 +29,8 @@ def login_user(ctx: AppContext, username: str, password: str, address: str) -> t
     if wait:
         who = audit_name(ctx.db, username, ctx.audit_key)
         ctx.audit(who, "", "login.throttled", f"user {who}", "", address)
-        raise HTTPException(429, f"too many failed logins; try again in {wait} s",
-                            headers={"Retry-After": str(wait)})
+        raise ApiError(429, f"too many failed logins; try again in {wait} s", "too_many_logins",
+                       headers={"Retry-After": str(wait)}, wait=wait)
     user = verify_login(ctx.db, username, password)
     if user is None:
         ctx.limiter.failed(username, address)

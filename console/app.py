@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from console import api_admin, api_alerts, api_auth, api_devices, limits, ops, pages
 from console.context import AppContext
+from console.errors import error_code
 from console.settings import ConsoleSettings
 from storage.influx import InfluxClient
 from storage.sql import Database
@@ -96,14 +97,16 @@ def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: Infl
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(exc), "errors": _jsonable(exc.errors())},
-                            status_code=422)
+        return JSONResponse({"detail": _validation_message(exc), "code": "invalid", "params": {},
+                             "errors": _jsonable(exc.errors())}, status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         if not request.url.path.startswith("/api/") and exc.status_code == 401:
             return pages.login_redirect(request)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        code, params = error_code(exc)  # the console says it in the reader's words (console/errors.py)
+        return JSONResponse({"detail": exc.detail, "code": code, "params": params}, status_code=exc.status_code,
+                            headers=exc.headers)
 
     for r in (api_auth.router, api_alerts.router, api_devices.router, api_admin.router, ops.router, pages.router):
         app.include_router(r)

@@ -67,7 +67,9 @@ def t(key: str, lang: str) -> str:
 
 
 def js_strings(lang: str) -> dict[str, object]:
-    """What the page scripts need: the console's words, and notify.texts' word groups (rules, severities,
-    states, outcomes, actions, channels, statuses, kinds, roles, ...)."""
+    """What the page scripts need: the console's words, notify.texts' word groups (rules, severities,
+    states, outcomes, actions, channels, statuses, kinds, roles, ...) and the error words (console.errors)."""
+    from console.errors import js_errors
+
     i = 1 if lang == "en" else 0
-    return {"text": {k: v[i] for k, v in TEXT.items()}, **texts.words(lang), "lang": lang}
+    return {"text": {k: v[i] for k, v in TEXT.items()}, **texts.words(lang), **js_errors(lang), "lang": lang}

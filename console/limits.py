@@ -43,8 +43,8 @@ def _chunked(scope: Scope) -> bool:
 def refusal(scope: Scope, limit: int) -> Response:
     headers = {"Connection": "close"}  # the rest of the body is not read: the connection ends with the answer
     if scope["path"].startswith("/api/"):
-        return JSONResponse({"detail": f"request body too large: at most {limit} bytes here"}, status_code=413,
-                            headers=headers)
+        return JSONResponse({"detail": f"request body too large: at most {limit} bytes here", "code": "too_large",
+                             "params": {"limit": limit}}, status_code=413, headers=headers)
     from console.pages import lang_of
 
     return PlainTextResponse(t("too_large", lang_of(Request(scope))).format(limit=limit), status_code=413,

@@ -15,6 +15,7 @@ from console.api_auth import login_user, set_cookie
 from console.auth import session_user
 from console.context import AppContext
 from console.deps import COOKIE, Caller, client_address, get_ctx
+from console.errors import error_code, error_text
 from console.i18n import LANGS, js_strings, t, word
 from console.present import LANG_COOKIE, Reader, contact_by_code, person_name, reader_lang
 from console.scope import UserRole
@@ -68,7 +69,7 @@ def login_form(request: Request, username: Annotated[str, Form(max_length=64)],
         user, token, _ = login_user(ctx, username, password, client_address(request))
     except HTTPException as exc:
         return render(request, "login.html", lang, status=exc.status_code, next=_safe_next(next),
-                      error=t("bad_login", lang) if exc.status_code == 401 else str(exc.detail))
+                      error=t("bad_login", lang) if exc.status_code == 401 else error_text(*error_code(exc), lang))
     dest = "/family" if user.role is UserRole.FAMILY and _safe_next(next) == "/" else _safe_next(next)
     resp = RedirectResponse(dest, status_code=303)
     set_cookie(ctx, resp, token, request)
@@ -96,7 +97,7 @@ def alert_page(request: Request, alert_id: int, c: Caller = Depends(page_caller)
         detail = get_alert(alert_id, ctx, c, Reader(lang, c.user.role is not UserRole.TECHNICIAN))
     except HTTPException as exc:
         return render(request, "message.html", lang, status=exc.status_code, user=c.user,
-                      title=t("error", lang), message=str(exc.detail))
+                      title=t("error", lang), message=error_text(*error_code(exc), lang))
     return render(request, "alert.html", lang, user=c.user, d=detail, detail_json=detail.model_dump_json())
 
 

@@ -123,9 +123,12 @@ class AttemptOut(BaseModel):
     channel: int
     scheme: str
     ok: bool
-    error: str
+    error: str = Field(description="what the channel answered (its library's words, English)")
     duration_ms: int
     digest: bool
+    error_code: str = Field("", description="the error as a code (notify.texts.ATTEMPT_ERRORS): unreachable, "
+                                            "not_authorized, not_found, service_error, rejected, bad_address, ...")
+    error_text: str = Field("", description="the error in the reader's language")
 
 
 class DeliveryOut(BaseModel):

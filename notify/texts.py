@@ -41,6 +41,10 @@ Public API (others import these names; keep them):
         rather than shown in English to a Chinese reader.
     feedback_text(view, language) -> str
         An alert's closing feedback: a person's words unchanged, the engine's note of a resident's cancel in words.
+    attempt_error(error) -> (code, params) / attempt_error_text(error, language) -> str
+        A failed delivery attempt's stored error (a channel library's English log line) as a code
+        (ATTEMPT_ERRORS: unreachable, not_authorized, not_found, service_error, rejected, bad_address,
+        no_contact, sender_failed, failed) and in the reader's words ("连接不上接收服务").
     place_name(view, address, language, names=None) -> str
         The place as people call it (names(view.place), else the last part of the registry path).
     duration_text(minutes, language) -> str     "40 分钟", "37 小时", "2.5 天"
@@ -522,6 +526,53 @@ def timeline_note(event: Mapping[str, Any], language: str, names: Names | None =
             return (f"住户在按下 {s} 秒后取消，已超出取消时限，告警保留" if i == 0
                     else f"the resident cancelled {s} s after the press, too late: kept open")
     return note if i == 1 else ""
+
+
+# --- delivery attempts ------------------------------------------------------------------------
+
+#: what went wrong with one attempt, by code (attempt_error); {status} is the HTTP status the service answered
+ATTEMPT_ERRORS = {
+    "unreachable": ("连接不上接收服务（网络或地址问题）", "could not connect to the receiving service"),
+    "not_authorized": ("接收服务拒绝：密钥或令牌有误（状态码 {status}）",
+                       "refused by the service: wrong key or token (status {status})"),
+    "not_found": ("接收服务找不到此地址（状态码 {status}）", "the service does not know this address (status {status})"),
+    "service_error": ("接收服务出错（状态码 {status}）", "the service failed (status {status})"),
+    "rejected": ("接收服务拒收（状态码 {status}）", "the service refused it (status {status})"),
+    "bad_address": ("联系方式的地址无效", "not a usable channel address"),
+    "no_contact": ("联系人已不在登记中或没有联系方式", "the contact is no longer registered or has no channel"),
+    "sender_failed": ("发送程序出错", "the sender failed"),
+    "failed": ("发送失败", "not delivered"),
+}
+_UNREACHABLE = re.compile(r"connection error|timed? ?out|name or service not known|name resolution|unreachable|"
+                          r"connection refused", re.IGNORECASE)
+_HTTP_STATUS = re.compile(r"error=(\d{3})\b")
+
+
+def attempt_error(error: str) -> tuple[str, dict[str, Any]]:
+    """A failed attempt's stored error as (code, params): the channel libraries log English lines (Apprise's
+    "A Connection error occurred sending ...", "Failed to send ...: error=403."); the code is what a person reads."""
+    if not error:
+        return "failed", {}
+    if error.startswith("not a usable Apprise URL"):
+        return "bad_address", {}
+    if error.startswith("contact no longer in the registry"):
+        return "no_contact", {}
+    if (m := _HTTP_STATUS.search(error)) is not None:
+        status = int(m.group(1))
+        code = ("not_authorized" if status in (401, 403) else "not_found" if status == 404
+                else "service_error" if status >= 500 else "rejected")
+        return code, {"status": status}
+    if _UNREACHABLE.search(error):
+        return "unreachable", {}
+    if re.match(r"^[A-Z]\w*(Error|Exception): ", error):
+        return "sender_failed", {}
+    return "failed", {}
+
+
+def attempt_error_text(error: str, language: str) -> str:
+    """A failed attempt's error in the reader's words."""
+    code, params = attempt_error(error)
+    return ATTEMPT_ERRORS[code][_i(language)].format(**params)
 
 
 # --- notifications ---------------------------------------------------------------------------

@@ -65,8 +65,23 @@
     if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("401"); }
     let data = null;
     try { data = await r.json(); } catch (e) { data = null; }
-    if (!r.ok) throw new Error((data && data.detail) || `HTTP ${r.status}`);
+    if (!r.ok) {  // said in the reader's words from the answer's code; the English detail stays for the console log
+      const err = new Error(errorText(data && data.code, (data && data.params) || {}, r.status));
+      err.code = data && data.code; err.detail = data && data.detail; err.status = r.status;
+      throw err;
+    }
     return data;
+  }
+  /* an API error's code and params in the reader's words (console/errors.py has the same table) */
+  function errorText(code, params, status) {
+    const words = Object.assign({status}, params);
+    if ("state" in params) words.state = stateWord(params.state, params.outcome);
+    if ("done" in params) words.done = (SW.done_words || {})[params.done] || params.done;
+    if ("action" in params) words.action = word("buttons", params.action);
+    if ("role" in params) words.role = (SW.user_roles || {})[params.role] || params.role;
+    const errors = SW.errors || {};
+    const template = errors[code] || (status >= 500 ? errors.server_error : errors.failed) || "";
+    return template.replace(/\{(\w+)\}/g, (m, k) => (k in words && words[k] !== null ? String(words[k]) : m));
   }
   function localize(root) {
     root.querySelectorAll("[data-time]").forEach(e => { e.textContent = fmtTime(e.dataset.time); });
@@ -144,7 +159,7 @@
         ev.preventDefault(); ev.stopPropagation();
         ev.target.disabled = true;
         try { const x = await api("POST", `/api/alerts/${id}/acknowledge`, {note: ""}); update(x); }
-        catch (e) { ev.target.disabled = false; alert(T.error + ": " + e.message); }
+        catch (e) { ev.target.disabled = false; alert(label(T.error) + e.message); }
       }}, SW.buttons.acknowledge));
     }
     const r = el("a", {class: `alert-row sev-${a.severity} st-${a.state}`, href: page === "family" ? "#" : `/alerts/${id}`,
@@ -218,7 +233,7 @@
       }
       b.disabled = true;
       try { await api("POST", `/api/alerts/${id}/${act}`, body); location.reload(); }
-      catch (e) { err.hidden = false; err.textContent = `${T.error}: ${e.message}`; b.disabled = false; }
+      catch (e) { err.hidden = false; err.textContent = label(T.error) + e.message; b.disabled = false; }
     }));
     stream(p => { if (String(p.id) === id && p.action !== "notified") setTimeout(() => location.reload(), 300); });
   }

@@ -199,6 +199,17 @@ def happen(d: Demo) -> None:
                                      now - 300_000), grid="grid-02", now=now - 300_000, next_escalation_at=None)
         assert ch is not None
         d.camera_alert = ch.alert.id
+        # its grid worker's channel did not answer: the stored error is the channel library's own English line
+        from alerts.store import DeliveryRecord
+        from notify.channels import ChannelSender
+        from notify.records import FAILED, Attempt, record_attempts
+        from shouwang.procs import free_port
+
+        sent = ChannelSender(timeout_s=2).send(f"json://127.0.0.1:{free_port()}/hook", "标题", "正文")
+        assert not sent.ok and "Connection error" in sent.error
+        [did] = store.record_deliveries(d.camera_alert, now - 299_000, [DeliveryRecord(
+            "worker-grid-02", "grid_worker", 1, "zh", FAILED, "t", "b", "opened", 0)])
+        record_attempts(db, [did], [Attempt(now - 299_000, 0, "json", False, sent.error, sent.duration_ms)], FAILED)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not (d.press_alert and d.river_alert):
             for a in store.list(AlertFilter(active=True), limit=50):
@@ -345,6 +356,20 @@ def test_chinese_reader_sees_chinese_names_and_places(browser, demo: Demo, size:
         place, sentence = page.inner_text("#place"), page.inner_text("#sentence")
         assert place.startswith("第二网格 · 河岸") and "桥头」" in sentence, (place, sentence)
         assert latin_words(place + sentence + page.inner_text("#timeline")) == [], (place, sentence)
+        deliveries = page.inner_text("#deliveries tbody")  # a failed attempt in words, not the library's English
+        assert "连接不上接收服务" in deliveries and latin_words(deliveries, ("json",)) == [], deliveries
+        if tag == "phone":  # once: someone else resolved it while this page was open; acknowledging is refused
+            assert page.locator('button[data-act="acknowledge"]').count() == 1
+            db = Database.from_config(demo.cfg)
+            try:
+                AlertStore(db).resolve(demo.camera_alert, "zhstaff", "console", int(time.time() * 1000), "")
+            finally:
+                db.close()
+            page.click('button[data-act="acknowledge"]')
+            page.wait_for_selector("#act-error:not([hidden])", timeout=5000)
+            error = page.inner_text("#act-error")
+            assert error == f"出错了：告警 #{demo.camera_alert} 当前为「已处置」，不能再确认。请刷新页面查看最新情况。", error
+            shot(page, "zh-alert-refused-phone", full=False)
         # --- devices: Chinese kinds, flats by name; cards on a phone
         page.goto(f"{demo.url}/devices")
         page.wait_for_selector("#devices tbody tr", timeout=5000)

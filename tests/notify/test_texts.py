@@ -216,6 +216,54 @@ def test_english_counts_agree_with_their_number() -> None:
     assert title == "[digest] 1 alert during quiet hours"
 
 
+def test_failed_attempts_read_in_the_readers_words() -> None:
+    """Real sends through the channel library to a closed port, to a local server answering 400/403/404/500 and to a
+    URL no plugin takes: the stored English error becomes a code and Chinese or English words."""
+    import http.server
+    import threading
+
+    from notify.channels import ChannelSender
+    from notify.texts import ATTEMPT_ERRORS, attempt_error, attempt_error_text
+    from shouwang.procs import free_port
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(int(self.path.strip("/")))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    port = server.server_address[1]
+    sender = ChannelSender(timeout_s=3)
+    try:
+        cases = {f"json://127.0.0.1:{free_port()}/x": ("unreachable", {}),
+                 f"json://127.0.0.1:{port}/403": ("not_authorized", {"status": 403}),
+                 f"json://127.0.0.1:{port}/404": ("not_found", {"status": 404}),
+                 f"json://127.0.0.1:{port}/500": ("service_error", {"status": 500}),
+                 f"json://127.0.0.1:{port}/400": ("rejected", {"status": 400}),
+                 "nosuchscheme://x": ("bad_address", {})}
+        for url, expected in cases.items():
+            result = sender.send(url, "标题", "正文")
+            assert not result.ok and result.error, url
+            assert attempt_error(result.error) == expected, (url, result.error)
+            zh, en = attempt_error_text(result.error, "zh"), attempt_error_text(result.error, "en")
+            assert zh and not LATIN.search(zh) and en and not re.search(r"[\u4e00-\u9fff]", en), (zh, en)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert attempt_error_text(f"json://127.0.0.1:{port}/403: error=403.", "zh") == "接收服务拒绝：密钥或令牌有误（状态码 403）"
+    assert attempt_error("contact no longer in the registry")[0] == "no_contact"
+    assert attempt_error("RuntimeError: plugin bug") == ("sender_failed", {}) and attempt_error("") == ("failed", {})
+    assert attempt_error("something nobody foresaw") == ("failed", {})
+    for zh, en in ATTEMPT_ERRORS.values():
+        assert not LATIN.search(zh.replace("{status}", "")) and en
+
+
 def contact(language: str, role: Role = Role.GRID_WORKER, code: str = "c-1", name: str = "王芳") -> ContactInfo:
     return ContactInfo(code, "gr-01", role, name, ("json://x",), language, None)
 
