@@ -22,6 +22,12 @@
     const d = siteParts(ms);
     return `${d.year}-${pad(d.month)}-${pad(d.day)} ${pad(d.hour)}:${pad(d.minute)}`;
   }
+  /* a date the API gives as 2026-12-01: 12月1日 / 1 Dec 2026 */
+  function fmtDate(iso) {
+    const [y, m, d] = String(iso).split("-").map(Number);
+    if (!y || !m || !d) return String(iso);
+    return SW.lang === "en" ? `${d} ${EN_MONTHS[m - 1]} ${y}` : `${y}年${m}月${d}日`;
+  }
   function label(x) { return SW.lang === "en" ? `${x}: ` : `${x}：`; }
   function metres(v) { return SW.lang === "en" ? `${v} m` : `${v} 米`; }
   function paren(x) { return SW.lang === "en" ? ` (${x})` : `（${x}）`; }
@@ -310,13 +316,15 @@
     if (!code) return;
     async function load() {
       const h = await api("GET", `/api/households/${encodeURIComponent(code)}`);
-      box.replaceChildren(...[el("h1", {}, h.place_name || h.code, h.resident ? el("span", {class: "resident"}, " " + h.resident) : null,
-          h.resident_phone ? el("a", {class: "tel", href: `tel:${h.resident_phone}`}, h.resident_phone) : null),
+      const none = h.readings_available ? (h.meter ? T.no_readings : T.no_meter) : T.readings_down;
+      box.replaceChildren(...[el("h1", {}, h.place_name || h.code, h.resident ? el("span", {class: "resident"}, " " + h.resident) : null),
         h.area ? el("p", {class: "muted"}, h.area) : null,
+        h.resident_phone ? el("p", {id: "resident-phone"}, label(T.home_phone),
+          el("a", {class: "tel", href: `tel:${h.resident_phone}`}, h.resident_phone)) : null,
         el("p", {class: "big-fact"}, label(T.last_use), el("b", {id: "last-use"},
-          h.last_water_use ? fmtTime(h.last_water_use) + paren(ago(h.last_water_use)) : "–")),
-        el("p", {class: "muted"}, label(T.last_reading) + (h.last_reading ? fmtTime(h.last_reading) : "–")),
-        h.away_until ? el("p", {}, label(T.away) + h.away_until) : null,
+          h.last_water_use ? fmtTime(h.last_water_use) + paren(ago(h.last_water_use)) : none)),
+        el("p", {class: "muted", id: "last-reading"}, label(T.last_reading) + (h.last_reading ? fmtTime(h.last_reading) : none)),
+        h.away_until ? el("p", {}, label(T.away) + fmtDate(h.away_until)) : null,
         el("h2", {}, T.contacts), el("ul", {class: "contacts"}, ...h.contacts.map(contactItem))]
         .filter(x => x !== null));
       const list = document.getElementById("alerts");

@@ -58,6 +58,7 @@ class Demo:
     silent_alert: int = 0
     river_alert: int = 0
     camera_alert: int = 0
+    water_used_at: int = 0
 
     def device(self, code: str) -> str:
         return f"{code}-{self.uid}"
@@ -126,6 +127,9 @@ def demo(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         for name, (role, language, display) in USERS.items():
             create_user(db, reg, name, PASSWORD, role, [community], display_name=display, language=language,
                         now=0, password_hash=pw)
+        family = next(c for c in reg.contacts["hh-0002"] if c.role.value == "family")  # the pressed button's flat
+        create_user(db, reg, "zhfamily", PASSWORD, UserRole.FAMILY, ["hh-0002"], contact=family.code,
+                    display_name=family.name, language="zh", now=0, password_hash=pw)
     finally:
         db.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
@@ -168,6 +172,11 @@ def happen(d: Demo) -> None:
     influx.write("\n".join(  # the readings published below, as ingest would store them
         f"river_gauge,device={gauge},gateway={gauge_gw} level_m={3.95 + 0.01 * i:.3f},seq={100 + i}i "
         f"{(now - (2 - i) * 30_000) * 10**6}" for i in range(3)).encode(), precision="ns")
+    meter = d.device("wm-0002")  # the pressed button's flat: water last used 3 h ago, read every 5 min since
+    d.water_used_at = now - 3 * 3_600_000
+    influx.write("\n".join(
+        f"water_meter,device={meter},gateway={d.reg.devices[meter].gateway} total_l={100.0 if i == 0 else 112.0},"
+        f"seq={i}i {(d.water_used_at + (i - 1) * 300_000) * 10**6}" for i in range(36)).encode(), precision="ns")
     msgs = [(d.reg.devices[button].gateway, Message(d.reg.devices[button].gateway, button, Channel.EVENT,
                                                     Kind.CALL_BUTTON, now, 1, {"action": "press"}))]
     msgs += [(gauge_gw, Message(gauge_gw, gauge, Channel.READING, Kind.RIVER_GAUGE, now - (2 - i) * 30_000, 100 + i,
@@ -436,6 +445,38 @@ def test_english_reader_sees_english_words_and_the_same_names(browser, demo: Dem
         assert all(re.match(r"^\d{2}:\d{2}(\n\d{1,2} [A-Z][a-z]{2})?$", v) for v in axis), axis  # no "8am"
         assert "Warning level" in page.inner_text("#chart .u-legend")
         shot(page, f"en-river-{tag}")
+    finally:
+        ctx.close()
+
+
+def test_family_page_on_a_phone_in_chinese(browser, demo: Demo) -> None:
+    """What a resident's daughter sees on her phone: her parent's flat and name, the last water use, the open
+    press in Chinese, the people to call (names, roles in Chinese, tap-to-call), no codes, nothing cut off."""
+    reg = demo.reg
+    ctx, page = open_as(browser, demo, "zhfamily", PHONE)
+    try:
+        assert page.url.endswith("/family")
+        page.wait_for_selector("#household h1", timeout=5000)
+        page.wait_for_selector(f'.alert-row[data-id="{demo.press_alert}"]', timeout=5000)
+        household, alerts = page.inner_text("#household"), page.inner_text("#alerts")
+        head = page.inner_text("#household h1")
+        assert head.startswith(reg.address("hh-0002")) and reg.households["hh-0002"].resident in head, head
+        for where, text in (("household", household), ("alerts", alerts), ("nav", page.inner_text("header"))):
+            assert latin_words(text, ("English", "Shouwang")) == [], f"English on the family page's {where}: {text!r}"
+            assert not CODE.search(text), f"a registry code on the family page's {where}: {text!r}"
+        assert "一键呼叫" in alerts and "按下" in alerts
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        used = dt.datetime.fromtimestamp(demo.water_used_at / 1000, ZoneInfo(demo.cfg.alerts.timezone))
+        assert page.inner_text("#last-use") == f"{used:%Y-%m-%d %H:%M}（3 小时前）"
+        assert page.inner_text("#resident-phone") == f"家中电话：{reg.households['hh-0002'].phone}"
+        worker = next(c for c in reg.contacts[reg.ancestor("hh-0002", Level.GRID)] if c.role.value == "grid_worker")
+        assert worker.name in household and "网格员" in household
+        assert page.locator(f'#household a[href="tel:{worker.phone}"]').count() == 1
+        assert page.locator(f'#household a[href="tel:{reg.households["hh-0002"].phone}"]').count() == 1
+        assert_fits(page, "the family page")
+        shot(page, "zh-family-phone")
     finally:
         ctx.close()
 
