@@ -1,4 +1,5 @@
-"""The one path by which people change alerts: acknowledge, dispatch, resolve, close, and away mode.
+"""The one path by which people change alerts: acknowledge, dispatch, resolve, close, answer a check-in, and away
+mode.
 
 Every change a person makes — in the console, through an acknowledgement link, on the command
 line — goes through AlertActions, which does what the engine does with its own changes:
@@ -27,6 +28,7 @@ from typing import Protocol
 from alerts.lifecycle import AlertChange
 from alerts.sinks import Sink
 from alerts.store import AlertStore
+from alerts.types import CheckIn
 from ground.clock import Clock
 from registry.model import set_away
 
@@ -85,6 +87,18 @@ class AlertActions:
         change = self.store.close(alert_id, actor.name, actor.channel, self.clock.now_ms(), feedback, rating,
                                   false_alarm)
         return self._done(change, actor, "alert.close", f"rating {rating}: {feedback}")
+
+    # --- the check-in step (alerts/checkin.py) ------------------------------------------------
+
+    def checkin_ok(self, alert_id: int, actor: Actor) -> AlertChange:
+        """The family answered the check-in "她/他没事": closed as no emergency, recorded."""
+        change = self.store.checkin_ok(alert_id, CheckIn.OK_FAMILY, actor.name, actor.channel, self.clock.now_ms())
+        return self._done(change, actor, "alert.checkin_ok", CheckIn.OK_FAMILY.value)
+
+    def checkin_unreachable(self, alert_id: int, actor: Actor) -> AlertChange:
+        """The family answered the check-in "联系不上": staff are due at once (the engine pushes them)."""
+        change = self.store.checkin_unreachable(alert_id, actor.name, actor.channel, self.clock.now_ms())
+        return self._done(change, actor, "alert.checkin_unreachable", CheckIn.UNREACHABLE.value)
 
     # --- away mode -----------------------------------------------------------------------------
 

@@ -332,6 +332,8 @@ def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     since = _now_ms() - int(args.days * 86_400_000)
     with Database.from_config(cfg) as db:
         stats = AlertStore(db).stats(since=since)
+        checkins = AlertStore(db).checkin_stats(since=since)
+        households = watched_households(db)
 
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.0f}"
@@ -342,7 +344,26 @@ def alerts_stats(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     for s in stats:
         print(f"{s.rule:18} {s.alerts:>6} {s.acknowledged:>6} {s.resolved:>8} {s.false_alarms:>6} "
               f"{f(s.tta_median_s):>8} {f(s.tta_p95_s):>8} {f(s.ttr_median_s):>8} {f(s.ttr_p95_s):>8}")
+    hm = households * args.days / 30
+
+    def per(n: int) -> str:
+        return f"{n / hm:.3f} per household-month" if hm else "no watched households"
+
+    print(f"check-in step (water_inactivity), {households} watched households: {checkins.alerts} alerts, "
+          f"{checkins.asked} check-ins ({per(checkins.asked)}), {checkins.answered_fine} answered fine, "
+          f"{checkins.staff_pushed} staff dispatches ({per(checkins.staff_pushed)}), {checkins.pending} still asking")
+    if checkins.by_state:
+        print("  how they stand: " + ", ".join(f"{k} {v}" for k, v in checkins.by_state.items()))
     return 0
+
+
+def watched_households(db: Database) -> int:
+    """Households the inactivity rule watches: flagged, with a water meter."""
+    from registry.model import load_snapshot
+
+    reg = load_snapshot(db)
+    metered = {d.place for d in reg.devices.values() if d.kind == "water_meter"}
+    return sum(1 for code, h in reg.households.items() if h.flags and code in metered)
 
 
 def add_alert_commands(sub: argparse._SubParsersAction, notifier: Callable[[Any], NotifierFactory],

@@ -4,6 +4,7 @@
       |          |              |            ^
       +----------+--------------+------------+   (resolved directly; auto-clear)
       +----------+-> closed as false alarm (resident cancel, or staff)
+      +----------+--------------+-> closed as no emergency (a check-in answered "fine": alerts/checkin.py)
 
 Only open/acknowledged/dispatched alerts are active: at most one per (rule, subject).
 """
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.types import AlertState, Outcome, Rule, Severity
+from alerts.types import AlertState, CheckIn, Outcome, Rule, Severity
 from ground.errors import ShouwangError
 
 S = AlertState
@@ -70,6 +71,9 @@ class AlertView:
     feedback: str | None = None
     rating: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    checkin: CheckIn | None = None  # the check-in step (alerts/checkin.py); None: staff were told at once
+    checkin_at: int | None = None  # when the check-in was answered (or given up)
+    staff_pushed_at: int | None = None  # when staff were last pushed (None: not yet, or never)
 
     @property
     def active(self) -> bool:

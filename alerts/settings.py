@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 from pydantic import Field, SecretStr
 
+from alerts.checkin import CheckinConfig
 from broker_config.settings import SERVICE_CLIENT_ID, BrokerSettings
 from ground.section import Section
 from storage.settings import InfluxConfig
@@ -86,6 +87,9 @@ class AlertsConfig(Section):
             "maintenance": _ladder((0, ["grid_worker"]), (24 * 60, ["community_duty"])),
         },
         description="per severity: steps of (after_min, roles); stops once acknowledged")
+    checkin: CheckinConfig = Field(default_factory=CheckinConfig,
+                                   description="ask the family and the resident before staff are pushed "
+                                               "(water inactivity; alerts/checkin.py)")
 
 
 class AlertsSettings(BrokerSettings, Protocol):

@@ -19,9 +19,10 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from alerts.checkin import CHECKIN_RULES
 from alerts.lifecycle import AlertChange, AlertNotFound, AlertView, LifecycleError, check_transition
 from alerts.tables import Alert, AlertEpisode, AlertEvent, Delivery
-from alerts.types import ACTIVE_STATES, AlertState, Outcome, Raise, Rule, Severity
+from alerts.types import ACTIVE_STATES, AlertState, CheckIn, Outcome, Raise, Rule, Severity
 from storage.sql import Database
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ def _view(a: Alert) -> AlertView:
         escalation_step=a.escalation_step, next_escalation_at=a.next_escalation_at,
         acknowledged_at=a.acknowledged_at, acknowledged_by=a.acknowledged_by, dispatched_at=a.dispatched_at,
         dispatched_to=a.dispatched_to, resolved_at=a.resolved_at, closed_at=a.closed_at, feedback=a.feedback,
-        rating=a.rating, details=dict(a.details or {}))
+        rating=a.rating, details=dict(a.details or {}), checkin=CheckIn(a.checkin) if a.checkin else None,
+        checkin_at=a.checkin_at, staff_pushed_at=a.staff_pushed_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,19 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckinStats:
+    """Alerts of the check-in rules opened in a period: how many asked first, how the asking ended, and how many
+    pushed staff (a staff dispatch: the grid worker was pushed, at once or after the check-in)."""
+
+    alerts: int
+    asked: int  # a check-in was asked (the family had a message, the resident could answer)
+    answered_fine: int  # closed as no emergency by the family or the resident, or water used while asking
+    staff_pushed: int  # staff were pushed: without a check-in, at night, nobody answered, or "联系不上"
+    pending: int  # still asking
+    by_state: dict[str, int]  # alert.checkin -> count ("none": no check-in)
+
+
+@dataclass(frozen=True, slots=True)
 class RuleStats:
     rule: str
     alerts: int
@@ -141,18 +156,22 @@ class AlertStore:
 
     # --- engine side ----------------------------------------------------------------
 
-    def raise_alert(self, r: Raise, *, grid: str, now: int, next_escalation_at: int | None) -> AlertChange | None:
-        """Open, merge into or upgrade the active (rule, subject) alert; None if the episode is known."""
+    def raise_alert(self, r: Raise, *, grid: str, now: int, next_escalation_at: int | None,
+                    checkin: CheckIn | None = None) -> AlertChange | None:
+        """Open, merge into or upgrade the active (rule, subject) alert; None if the episode is known.
+        A new alert starts its check-in at `checkin` (alerts/checkin.py): staff count as pushed now unless it is
+        ASKING (None: no check-in, staff are told at once)."""
         for attempt in range(3):
             try:
-                return self._raise_once(r, grid, now, next_escalation_at)
+                return self._raise_once(r, grid, now, next_escalation_at, checkin)
             except IntegrityError:
                 if attempt == 2:
                     raise
                 log.info("concurrent raise of %s/%s; retrying as a merge", r.rule, r.subject)
         return None
 
-    def _raise_once(self, r: Raise, grid: str, now: int, next_at: int | None) -> AlertChange | None:
+    def _raise_once(self, r: Raise, grid: str, now: int, next_at: int | None,
+                    checkin: CheckIn | None) -> AlertChange | None:
         key = f"{r.rule}|{r.subject}"
         at = _event_time(r.at_ms, now)
         with self.db.session() as s, s.begin():
@@ -172,7 +191,9 @@ class AlertStore:
             a = Alert(rule=r.rule.value, subject=r.subject, episode=r.episode, active_key=key,
                       severity=r.severity.value, state=S.OPEN.value, place=r.place, grid=grid, summary=r.summary[:300],
                       details=dict(r.details), opened_at=at, last_event_at=at, merged_count=0, escalation_step=0,
-                      next_escalation_at=next_at)
+                      next_escalation_at=next_at, checkin=checkin.value if checkin else None,
+                      checkin_at=now if checkin is CheckIn.NO_FAMILY else None,
+                      staff_pushed_at=None if checkin is CheckIn.ASKING else now)
             s.add(a)
             s.flush()
             s.add(AlertEpisode(alert_id=a.id, rule=r.rule.value, subject=r.subject, episode=r.episode, at=at))
@@ -213,6 +234,8 @@ class AlertStore:
             now = max(now, a.opened_at)  # a late message's time can precede the opening: never a negative TTR
             a.state, a.outcome, a.resolved_at = S.RESOLVED.value, Outcome.AUTO_CLEARED.value, now
             a.active_key, a.next_escalation_at = None, None
+            if a.checkin == CheckIn.ASKING.value:  # the resident answered by using water
+                a.checkin, a.checkin_at = CheckIn.WATER_USED.value, now
             _audit(s, a, now, "auto_cleared", "engine", "rules", frm, S.RESOLVED, reason)
             s.flush()
             return AlertChange(_view(a), "auto_cleared", now)
@@ -257,6 +280,23 @@ class AlertStore:
             s.flush()
             return AlertChange(_view(a), "escalated", now, "engine", "escalation")
 
+    def push_staff(self, alert_id: int, checkin: CheckIn, next_at: int | None, now: int, note: str) -> AlertChange:
+        """The engine pushes staff after (or during) a check-in: `checkin` says why (no answer, unreachable)."""
+        with self.db.session() as s, s.begin():
+            a = self._get(s, alert_id)
+            if a.checkin != checkin.value:
+                a.checkin, a.checkin_at = checkin.value, now
+            a.staff_pushed_at, a.next_escalation_at = now, next_at
+            _audit(s, a, now, "staff_pushed", "engine", "checkin", a.state, a.state, note)
+            s.flush()
+            return AlertChange(_view(a), "staff_pushed", now, "engine", "checkin")
+
+    def checkin_pending_for(self, rule: Rule, subject: str) -> AlertView | None:
+        """The active (rule, subject) alert if it asked for a check-in (whatever its answer so far)."""
+        with self.db.session() as s:
+            a = s.scalar(select(Alert).where(Alert.active_key == f"{rule}|{subject}", Alert.checkin.is_not(None)))
+            return _view(a) if a else None
+
     def record_deliveries(self, alert_id: int, at: int, records: Sequence[DeliveryRecord]) -> list[int]:
         """Store one delivery per recipient of a notification and its audit line (who was told, how many of each
         status; codes and counts only) in one transaction; returns the deliveries' ids in order."""
@@ -284,7 +324,7 @@ class AlertStore:
         return a
 
     def _transition(self, alert_id: int, target: AlertState, actor: str, channel: str, now: int, note: str,
-                    **changes: Any) -> AlertChange:
+                    action: str | None = None, **changes: Any) -> AlertChange:
         if not actor:
             raise LifecycleError("who did it must be recorded (actor)")
         with self.db.session() as s, s.begin():
@@ -303,13 +343,46 @@ class AlertStore:
                 a.next_escalation_at = None  # someone has it: the ladder stops
             if a.acknowledged_at is None and target is not S.CLOSED:
                 a.acknowledged_at, a.acknowledged_by = now, actor[:64]
-            if target is S.CLOSED and a.resolved_at is None and a.outcome != Outcome.FALSE_ALARM.value:
+            if target is S.CLOSED and a.resolved_at is None and a.outcome not in (Outcome.FALSE_ALARM.value,
+                                                                                  Outcome.NO_EMERGENCY.value):
                 a.resolved_at = now
-            action = {S.ACKNOWLEDGED: "acknowledged", S.DISPATCHED: "dispatched", S.RESOLVED: "resolved",
+            action = action or {S.ACKNOWLEDGED: "acknowledged", S.DISPATCHED: "dispatched", S.RESOLVED: "resolved",
                       S.CLOSED: "closed"}[target]
             _audit(s, a, now, action, actor, channel, frm, target, note)
             s.flush()
             return AlertChange(_view(a), action, now, actor, channel)
+
+    def checkin_ok(self, alert_id: int, who: CheckIn, actor: str, channel: str, now: int) -> AlertChange:
+        """A check-in answered "fine" (`who`: the family or the resident): closed as no emergency."""
+        if not who.answered_fine:
+            raise LifecycleError(f"{who} is not an answer that closes an alert")
+        self._needs_checkin(alert_id)
+        return self._transition(alert_id, S.CLOSED, actor, channel, now, "", action="checkin_ok",
+                                outcome=Outcome.NO_EMERGENCY.value, checkin=who.value, checkin_at=now, closed_at=now,
+                                feedback=f"check-in answered: {who.value}")
+
+    def checkin_unreachable(self, alert_id: int, actor: str, channel: str, now: int) -> AlertChange:
+        """The family could not reach the resident: staff are due at once (the engine pushes them)."""
+        with self.db.session() as s, s.begin():
+            a = self._get(s, alert_id)
+            if a.checkin is None:
+                raise LifecycleError(f"alert {alert_id} did not ask for a check-in")
+            if a.active_key is None:
+                raise LifecycleError(f"alert {alert_id} is {a.state}: nothing to escalate")
+            a.checkin, a.checkin_at = CheckIn.UNREACHABLE.value, max(now, a.opened_at)
+            if a.state == S.OPEN.value:
+                a.next_escalation_at = a.checkin_at  # due now: the engine's next look pushes staff
+            _audit(s, a, a.checkin_at, "checkin_unreachable", actor, channel, a.state, a.state, "")
+            s.flush()
+            return AlertChange(_view(a), "checkin_unreachable", a.checkin_at, actor, channel)
+
+    def _needs_checkin(self, alert_id: int) -> None:
+        with self.db.session() as s:
+            a = s.get(Alert, alert_id)
+            if a is None:
+                raise AlertNotFound(f"no alert {alert_id}")
+            if a.checkin is None:
+                raise LifecycleError(f"alert {alert_id} did not ask for a check-in")
 
     def acknowledge(self, alert_id: int, actor: str, channel: str, now: int, note: str = "") -> AlertChange:
         """Someone has seen it and takes it on; escalation stops."""
@@ -425,6 +498,26 @@ class AlertStore:
                                  sum(1 for r in rs if r.outcome == Outcome.FALSE_ALARM.value),
                                  *_median_p95(tta), *_median_p95(ttr)))
         return out
+
+
+    def checkin_stats(self, since: int | None = None, until: int | None = None,
+                      scope: AlertScope | None = None) -> CheckinStats:
+        """Alerts of the check-in rules opened in [since, until) in scope: check-ins vs staff dispatches."""
+        with self.db.session() as s:
+            q = AlertFilter(scope, rules=tuple(sorted(CHECKIN_RULES))).apply(
+                select(Alert.checkin, Alert.staff_pushed_at, Alert.opened_at))
+            if since is not None:
+                q = q.where(Alert.opened_at >= since)
+            if until is not None:
+                q = q.where(Alert.opened_at < until)
+            rows = s.execute(q).all()
+        by_state: dict[str, int] = {}
+        for r in rows:
+            by_state[r.checkin or "none"] = by_state.get(r.checkin or "none", 0) + 1
+        asked = sum(v for k, v in by_state.items() if k not in ("none", CheckIn.NO_FAMILY.value))
+        fine = sum(by_state.get(c.value, 0) for c in CheckIn if c.answered_fine)
+        return CheckinStats(len(rows), asked, fine, sum(1 for r in rows if r.staff_pushed_at is not None),
+                            by_state.get(CheckIn.ASKING.value, 0), dict(sorted(by_state.items())))
 
 
 def _event_time(at_ms: int | None, now: int) -> int:

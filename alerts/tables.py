@@ -44,6 +44,10 @@ class Alert(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: the check-in step (alerts/checkin.py, alerts.types.CheckIn): NULL when staff were told at once
+    checkin: Mapped[str | None] = mapped_column(String(16))
+    checkin_at: Mapped[int | None] = mapped_column(BigInteger)  # answered or given up
+    staff_pushed_at: Mapped[int | None] = mapped_column(BigInteger)  # staff last pushed (NULL: not yet, or never)
 
 
 class AlertEpisode(Base):

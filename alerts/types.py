@@ -38,6 +38,24 @@ class Outcome(StrEnum):
     HANDLED = "handled"
     AUTO_CLEARED = "auto_cleared"
     FALSE_ALARM = "false_alarm"
+    NO_EMERGENCY = "no_emergency"  # the check-in was answered: the resident is fine (alerts/checkin.py)
+
+
+class CheckIn(StrEnum):
+    """Where an alert's check-in step stands (alerts/checkin.py): asked, how it was answered, why staff were pushed."""
+
+    ASKING = "asking"  # the family and the resident are asked; staff see it on the board, are not pushed yet
+    OK_FAMILY = "ok_family"  # the family answered "她/他没事": closed as no emergency
+    OK_RESIDENT = "ok_resident"  # the resident answered with the call button: closed as no emergency
+    WATER_USED = "water_used"  # water was used again while asking: cleared by the engine
+    UNREACHABLE = "unreachable"  # the family answered "联系不上": staff pushed at once
+    NO_ANSWER = "no_answer"  # nobody answered in time: staff pushed
+    NIGHT = "night"  # asked at night: staff pushed at once as well
+    NO_FAMILY = "no_family"  # nobody to ask: staff pushed at once
+
+    @property
+    def answered_fine(self) -> bool:
+        return self in (CheckIn.OK_FAMILY, CheckIn.OK_RESIDENT, CheckIn.WATER_USED)
 
 
 class Rule(StrEnum):

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from console import api_admin, api_alerts, api_auth, api_devices, limits, ops, pages
+from console import api_admin, api_alerts, api_auth, api_devices, checkin_pages, limits, ops, pages
 from console.context import AppContext
 from console.errors import error_code
 from console.settings import ConsoleSettings
@@ -108,7 +108,8 @@ def create_app(cfg: ConsoleSettings, *, db: Database | None = None, influx: Infl
         return JSONResponse({"detail": exc.detail, "code": code, "params": params}, status_code=exc.status_code,
                             headers=exc.headers)
 
-    for r in (api_auth.router, api_alerts.router, api_devices.router, api_admin.router, ops.router, pages.router):
+    for r in (api_auth.router, api_alerts.router, api_devices.router, api_admin.router, ops.router, pages.router,
+              checkin_pages.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

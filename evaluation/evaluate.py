@@ -28,6 +28,7 @@ from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.settings import AlertsConfig
 from alerts.types import Rule
+from evaluation.checkin import checkin_line, checkin_rows, checkin_summary
 from firmware_sim.generate import Simulation
 from firmware_sim.models.routine import away_trips, night
 from firmware_sim.scenario.load import load_scenario
@@ -127,6 +128,8 @@ class Report:
             ratio = ours / base if base else 0
             out += ["", f"water inactivity false alarms per household-month: {ours:.3f} here vs {base:.3f} for a fixed "
                         f"8 h timer on the same traffic (Sakaki town reported 1.6); ratio {ratio:.2f}"]
+        if self.monitored and "checkin" in self.extra:
+            out.append(checkin_line(self.extra["checkin"]))
         if self.river_rise_leads_min:
             out.append("rate-of-rise warning lead before the warning level (min): " +
                        ", ".join(f"{x:.0f}" for x in self.river_rise_leads_min))
@@ -184,6 +187,7 @@ class Evaluation:
         self.tick_ms = int(tick_s * 1000)
         self.detections: list[Detection] = []
         self.changes = 0
+        self.checkins: dict[int, tuple[str | None, bool]] = {}
 
     def run(self, workdir: Path) -> Report:
         wall = time.perf_counter()
@@ -194,6 +198,7 @@ class Evaluation:
             self.monitored_meters = {d for d, m in engine.water.meters.items() if m.household >= 0}
             messages = self._run(engine, clock, db)
             monitored = len(engine.water.codes)
+            self.checkins = checkin_rows(db)
         labels = [_label_dict(lab) for lab in self.sim.labels.labels()]
         return self._score(labels, messages, monitored, time.perf_counter() - wall)
 
@@ -331,9 +336,11 @@ class Evaluation:
         rates = {}
         hm = monitored * self.days / 30
         households = len(self.community.households)
+        false_ids: set[int] = set()
         for d in opened.values():
             if any(x.matched for x in self.detections if x.alert_id == d.alert_id):
                 continue
+            false_ids.add(d.alert_id)
             name = next((k for k, (r, _) in RULE_MAP.items() if r is d.rule), d.rule.value)
             row = rows.setdefault(name, RuleRow(name))
             row.false_alarms += 1
@@ -347,7 +354,9 @@ class Evaluation:
                 rates[name] = r.false_alarms / (households * self.days / 30) if households else 0.0
         leads = self._rise_leads(labels)
         return Report(self.community.meta.name, self.community.seed, self.days, households, monitored, messages,
-                      wall_s, rows, rates, self.baseline, leads, {"alert_changes": self.changes})
+                      wall_s, rows, rates, self.baseline, leads,
+                      {"alert_changes": self.changes,
+                       "checkin": checkin_summary(self.checkins, false_ids, hm)})
 
     def _grids(self) -> set[str]:
         return {g.id for g in self.community.grids}

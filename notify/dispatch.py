@@ -34,7 +34,7 @@ from alerts.types import Severity
 from ground.clock import Clock, SystemClock
 from notify.base import NotifierBase
 from notify.channels import ChannelSender, SendResult, apply_relays, scheme_of
-from notify.links import AckLinks
+from notify.links import AckLinks, CheckinAnswer, CheckinLinks
 from notify.records import (
     DIGESTED,
     FAILED,
@@ -57,7 +57,7 @@ from registry.types import Role
 from storage.sql import Database
 
 log = logging.getLogger(__name__)
-LINK_EVENTS = ("opened", "escalated", "upgraded")
+LINK_EVENTS = ("opened", "escalated", "upgraded", "checkin_no_answer", "checkin_unreachable")
 DIGEST_CHECK_MS = 30_000
 
 
@@ -94,6 +94,8 @@ class ChannelNotifier(NotifierBase):
                         self.base_url)
         self.links = AckLinks(cfg.api.secret_key.get_secret_value(), self.base_url,
                               int(self.ncfg.ack_link_ttl_h * 3_600_000))
+        self.checkin_links = CheckinLinks(cfg.api.secret_key.get_secret_value(), self.base_url,
+                                          int(self.ncfg.ack_link_ttl_h * 3_600_000))
         if self.ncfg.relay:
             apply_relays(dict(self.ncfg.relay))
         self.sender: Sender = sender or ChannelSender(self.ncfg.timeout_s)
@@ -165,8 +167,13 @@ class ChannelNotifier(NotifierBase):
         a = n.alert
         ack = self.links.url(a.id, c.code, n.at) if n.event in LINK_EVENTS and a.active else ""
         console = f"{self.base_url}/family" if c.role is Role.FAMILY else f"{self.base_url}/alerts/{a.id}"
+        answers = ("", "")
+        if n.event == "checkin" and a.active and c.role is Role.FAMILY:  # the two one-tap answers
+            answers = (self.checkin_links.url(CheckinAnswer.OK, a.id, c.code, n.at),
+                       self.checkin_links.url(CheckinAnswer.UNREACHABLE, a.id, c.code, n.at))
         return render_message(a, n.event, c, address=n.location, contacts=n.household_contacts, now=n.at,
-                              tz=self.tz, ack_url=ack, console_url=console, names=self.registry().address)
+                              tz=self.tz, ack_url=ack, console_url=console, names=self.registry().address,
+                              answer_urls=answers)
 
     # --- sending ---------------------------------------------------------------------------
 

@@ -8,6 +8,12 @@ the nonce is stored when used. Opening the link (GET) only shows a page; acknowl
 POST from that page, so chat apps that prefetch links cannot acknowledge by accident. The
 acknowledgement goes through alerts/actions.py (store, audit, sinks) like any person's change;
 every use of a link is audited with its result.
+
+Check-in answers (alerts/checkin.py) are links of the same form, one per answer, each signed with a key of
+its own purpose ("checkin-ok", "checkin-unreachable"), so an acknowledgement link cannot be turned into an
+answer nor one answer into the other: /checkin/ok/{token} ("她/他没事": the alert closes as no emergency)
+and /checkin/unreachable/{token} ("联系不上": the grid worker is pushed at once). They are one-time too, and
+only the household's own family can use them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from alerts.lifecycle import AlertChange, AlertNotFound, LifecycleError
 from ground.errors import ShouwangError
 from notify.tables import AckUse
 from registry.model import RegistrySnapshot
+from registry.types import Role
 
 log = logging.getLogger(__name__)
 ACK_CHANNEL = "ack_link"
@@ -66,15 +73,22 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class AckLinks:
-    """Makes and checks acknowledgement links with one secret key."""
+#: a link's purpose -> the path it is served under
+PURPOSE_PATHS = {"ack": "/ack", "checkin-ok": "/checkin/ok", "checkin-unreachable": "/checkin/unreachable"}
 
-    def __init__(self, secret: str, base_url: str, ttl_ms: int) -> None:
+
+class AckLinks:
+    """Makes and checks one purpose's links (acknowledgement by default) with one secret key."""
+
+    def __init__(self, secret: str, base_url: str, ttl_ms: int, purpose: str = "ack") -> None:
         if not secret:
             raise ValueError("an empty secret cannot sign links")
-        self._key = hashlib.sha256(b"shouwang-ack-link\0" + secret.encode()).digest()
+        if purpose not in PURPOSE_PATHS:
+            raise ValueError(f"no link purpose {purpose!r}")
+        self._key = hashlib.sha256(f"shouwang-{purpose}-link\0".encode() + secret.encode()).digest()
         self.base_url = base_url.rstrip("/")
         self.ttl_ms = ttl_ms
+        self.path = PURPOSE_PATHS[purpose]
 
     def _sig(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
@@ -85,7 +99,7 @@ class AckLinks:
         return f"{_b64(payload)}.{_b64(self._sig(payload))}"
 
     def url(self, alert_id: int, contact: str, now: int) -> str:
-        return f"{self.base_url}/ack/{self.token(alert_id, contact, now)}"
+        return f"{self.base_url}{self.path}/{self.token(alert_id, contact, now)}"
 
     def verify(self, token: str, now: int) -> AckClaim:
         """The claim of a genuine, unexpired token; AckLinkError otherwise."""
@@ -147,3 +161,82 @@ def _redeem(actions: AlertActions, claim: AckClaim, registry: RegistrySnapshot,
         return AckResult.ALREADY_HANDLED, None
     log.info("alert %d acknowledged by link as contact %s", claim.alert_id, claim.contact)
     return AckResult.ACKNOWLEDGED, change
+
+
+# --- check-in answers --------------------------------------------------------------------------------
+
+
+class CheckinAnswer(StrEnum):
+    OK = "ok"  # 她/他没事
+    UNREACHABLE = "unreachable"  # 联系不上
+
+
+class CheckinResult(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_USED = "already_used"
+    ALREADY_HANDLED = "already_handled"
+    NOT_RESPONSIBLE = "not_responsible"
+    NOT_FOUND = "not_found"
+
+
+CHECKIN_AUDIT_ACTION = "alert.checkin_link"
+
+
+class CheckinLinks:
+    """The two answer links of a check-in message, and checking them."""
+
+    def __init__(self, secret: str, base_url: str, ttl_ms: int) -> None:
+        self._links = {a: AckLinks(secret, base_url, ttl_ms, f"checkin-{a.value}") for a in CheckinAnswer}
+
+    def url(self, answer: CheckinAnswer, alert_id: int, contact: str, now: int) -> str:
+        return self._links[answer].url(alert_id, contact, now)
+
+    def token(self, answer: CheckinAnswer, alert_id: int, contact: str, now: int) -> str:
+        return self._links[answer].token(alert_id, contact, now)
+
+    def verify(self, answer: CheckinAnswer, token: str, now: int) -> AckClaim:
+        """The claim of a genuine, unexpired link for this answer; AckLinkError otherwise."""
+        return self._links[answer].verify(token, now)
+
+
+def answer_checkin(actions: AlertActions, answer: CheckinAnswer, claim: AckClaim, registry: RegistrySnapshot,
+                   address: str = "") -> tuple[CheckinResult, AlertChange | None]:
+    """Use a verified check-in link once, as the family member it was sent to (from `address`)."""
+    actor = Actor(claim.contact, ACK_CHANNEL, "contact", address)
+    result, change = _answer(actions, answer, claim, registry, actor)
+    if change is None:  # an answer audits itself; a refused use is audited here
+        actions.record(actor, CHECKIN_AUDIT_ACTION, f"alert {claim.alert_id}", f"{answer.value}: {result.value}")
+    return result, change
+
+
+def _answer(actions: AlertActions, answer: CheckinAnswer, claim: AckClaim, registry: RegistrySnapshot,
+            actor: Actor) -> tuple[CheckinResult, AlertChange | None]:
+    db = actions.store.db
+    try:
+        alert = actions.store.get(claim.alert_id)
+    except AlertNotFound:
+        return CheckinResult.NOT_FOUND, None
+    family = {c.code for c in registry.audience(alert.place, [Role.FAMILY])}
+    result = CheckinResult.RECORDED if claim.contact in family else CheckinResult.NOT_RESPONSIBLE
+    try:
+        with db.session() as s, s.begin():
+            s.add(AckUse(nonce=claim.nonce, alert_id=claim.alert_id, contact=claim.contact[:64],
+                         at=actions.clock.now_ms(), result=f"checkin_{answer.value}"[:32]
+                         if result is CheckinResult.RECORDED else result.value))
+    except IntegrityError:
+        return CheckinResult.ALREADY_USED, None
+    if result is not CheckinResult.RECORDED:
+        return result, None
+    try:
+        if answer is CheckinAnswer.OK:
+            change = actions.checkin_ok(claim.alert_id, actor)
+        else:
+            change = actions.checkin_unreachable(claim.alert_id, actor)
+    except LifecycleError:
+        with db.session() as s, s.begin():
+            use = s.get(AckUse, claim.nonce)
+            if use is not None:
+                use.result = CheckinResult.ALREADY_HANDLED.value
+        return CheckinResult.ALREADY_HANDLED, None
+    log.info("alert %d: check-in answered %s by link as contact %s", claim.alert_id, answer.value, claim.contact)
+    return CheckinResult.RECORDED, change

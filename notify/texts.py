@@ -82,7 +82,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from alerts.lifecycle import AlertView
-from alerts.types import AlertState, Outcome, Rule, Severity
+from alerts.types import AlertState, CheckIn, Outcome, Rule, Severity
 from registry.model import ContactInfo
 from registry.types import Level, Role
 
@@ -110,7 +110,12 @@ SEVERITY_WORDS = {Severity.CRITICAL: ("紧急", "CRITICAL"), Severity.MAJOR: ("�
 #: prefixes of notification titles per event
 EVENT_WORDS = {"opened": ("", ""), "escalated": ("【升级】", "[escalated] "), "upgraded": ("【加重】", "[upgraded] "),
                "auto_cleared": ("【已自动解除】", "[cleared by the engine] "),
-               "false_alarm": ("【误报已取消】", "[cancelled] ")}
+               "false_alarm": ("【误报已取消】", "[cancelled] "),
+               # the check-in step (alerts/checkin.py)
+               "checkin": ("【请确认平安】", "[please check on them] "),
+               "checkin_no_answer": ("【家属未回复】", "[no answer to the check-in] "),
+               "checkin_unreachable": ("【家属联系不上】", "[the family cannot reach them] "),
+               "checkin_ok": ("【已报平安】", "[checked in: fine] ")}
 
 ADVICE = {
     Rule.WATER_INACTIVITY: ("请立即电话联系住户；联系不上请上门查看。", "Phone the resident now; if nobody answers, visit."),
@@ -133,7 +138,19 @@ STATE_WORDS = {
 }
 OUTCOME_WORDS = {Outcome.HANDLED: ("已处置", "handled by a person"),
                  Outcome.AUTO_CLEARED: ("已自动解除", "cleared by the engine"),
-                 Outcome.FALSE_ALARM: ("误报", "false alarm")}
+                 Outcome.FALSE_ALARM: ("误报", "false alarm"),
+                 Outcome.NO_EMERGENCY: ("确认平安", "no emergency (checked in)")}
+#: where an alert's check-in step stands (AlertView.checkin), as the board shows it
+CHECKIN_WORDS = {
+    CheckIn.ASKING: ("正在询问家属，暂未推送网格员", "asking the family; staff not pushed yet"),
+    CheckIn.OK_FAMILY: ("家属确认平安", "the family says they are fine"),
+    CheckIn.OK_RESIDENT: ("住户按键报平安", "the resident answered with the call button"),
+    CheckIn.WATER_USED: ("询问期间已恢复用水", "water used again while asking"),
+    CheckIn.UNREACHABLE: ("家属联系不上，已推送网格员", "the family cannot reach them; staff pushed"),
+    CheckIn.NO_ANSWER: ("家属未回复，已推送网格员", "no answer to the check-in; staff pushed"),
+    CheckIn.NIGHT: ("夜间：已询问家属并同时推送网格员", "night: family asked and staff pushed at once"),
+    CheckIn.NO_FAMILY: ("无家属可询问，已推送网格员", "no family to ask; staff pushed"),
+}
 ROLE_WORDS = {Role.FAMILY: ("家属", "family"), Role.GRID_WORKER: ("网格员", "grid worker"),
               Role.COMMUNITY_DUTY: ("社区值班", "community duty"), Role.STREET_DUTY: ("街道值班", "street duty")}
 #: timeline actions (AlertStore.events "action"; AlertChange.action): what happened
@@ -145,6 +162,8 @@ ACTION_WORDS = {
     "auto_cleared": ("已自动解除", "cleared by the engine"), "closed": ("已关闭", "closed"),
     "false_alarm": ("误报已取消", "cancelled as a false alarm"),
     "cancel_late": ("住户取消（已超时，告警保留）", "resident cancelled too late (kept open)"),
+    "staff_pushed": ("已推送网格员", "staff pushed"), "checkin_ok": ("确认平安，告警关闭", "checked in: fine, closed"),
+    "checkin_unreachable": ("家属联系不上", "the family could not reach them"),
 }
 #: what a person can do: verbs for buttons and commands, distinct from the states they lead to
 BUTTON_WORDS = {
@@ -158,7 +177,7 @@ ACTOR_WORDS = {"engine": ("系统", "the engine"), "resident": ("住户", "the r
 CHANNEL_WORDS = {
     "rules": ("规则引擎", "rules"), "escalation": ("逐级上报", "escalation"), "notifier": ("通知", "notifier"),
     "device": ("设备按键", "the device"), "console": ("值守台", "console"), "ack_link": ("消息中的确认链接", "link in a message"),
-    "link": ("消息中的确认链接", "link in a message"), "cli": ("命令行", "command line"), "api": ("接口", "API"),
+    "link": ("消息中的确认链接", "link in a message"), "checkin": ("平安确认", "check-in"), "cli": ("命令行", "command line"), "api": ("接口", "API"),
 }
 #: delivery statuses (notify/records.py, notify/recorder.py)
 STATUS_WORDS = {
@@ -193,7 +212,7 @@ _GROUPS: dict[str, Mapping[Any, tuple[str, str]]] = {
     "actions": ACTION_WORDS, "buttons": BUTTON_WORDS, "actors": ACTOR_WORDS, "channels": CHANNEL_WORDS,
     "statuses": STATUS_WORDS, "kinds": KIND_WORDS, "roles": ROLE_WORDS, "levels": LEVEL_WORDS,
     "events": EVENT_WORDS, "camera_types": CAMERA_TYPE_WORDS, "clear_reasons": CLEAR_REASON_WORDS,
-    "advice": ADVICE,
+    "advice": ADVICE, "checkins": CHECKIN_WORDS,
 }
 
 
@@ -225,6 +244,11 @@ def state_label(view: AlertView, language: str) -> str:
         return OUTCOME_WORDS[Outcome.AUTO_CLEARED][i]
     if view.outcome is Outcome.FALSE_ALARM:
         return ("已关闭（误报）", "closed (false alarm)")[i]
+    if view.outcome is Outcome.NO_EMERGENCY:
+        how = CHECKIN_WORDS[view.checkin][i] if view.checkin else OUTCOME_WORDS[Outcome.NO_EMERGENCY][i]
+        return f"已关闭（{how}）" if i == 0 else f"closed ({how})"
+    if view.state is AlertState.OPEN and view.checkin is not None:
+        return CHECKIN_WORDS[view.checkin][i]
     return STATE_WORDS[view.state][i]
 
 
@@ -470,6 +494,8 @@ _STEP = re.compile(r"^step (\d+): ([a-z_, ]*)$")
 _NOTIFIED = re.compile(r"^(\d+) contacts?(?: \(([a-z_, ]*)\))?:?\s*(.*)$")
 _SEVERITY_CHANGE = re.compile(r"^severity ([a-z]+) -> ([a-z]+)$")
 _SEVERITY_CODES = frozenset(s.value for s in Severity)
+_PUSHED = re.compile(r"^check-in ([a-z_]+): ([a-z_, ]*)$")
+_CHECKIN_CODES = frozenset(c.value for c in CheckIn)
 
 
 def _list(codes: str, table: Mapping[Any, tuple[str, str]], i: int) -> str:
@@ -514,6 +540,10 @@ def timeline_note(event: Mapping[str, Any], language: str, names: Names | None =
         if roles:
             head += f"（{roles}）" if i == 0 else f" ({roles})"
         return head + (("：" if i == 0 else ": ") + ("，" if i == 0 else ", ").join(counts) if counts else "")
+    if action == "staff_pushed" and (m := _PUSHED.match(note)):
+        why = CHECKIN_WORDS[CheckIn(m.group(1))][i] if m.group(1) in _CHECKIN_CODES else m.group(1)
+        roles = _list(m.group(2), ROLE_WORDS, i)
+        return f"{why.split('，')[0]}：通知{roles}" if i == 0 else f"{why.split(';')[0]}: {roles}"
     if action == "upgraded" and (m := _SEVERITY_CHANGE.match(note)):
         a, b = (SEVERITY_WORDS[Severity(x)][i] if x in _SEVERITY_CODES else x for x in m.groups())
         return f"{a} → {b}"
@@ -630,8 +660,12 @@ class DigestItem:
 
 def render_message(alert: AlertView, event: str, contact: ContactInfo, *, address: str,
                    contacts: tuple[ContactInfo, ...], now: int, tz: ZoneInfo, ack_url: str = "",
-                   console_url: str = "", names: Names | None = None) -> tuple[str, str]:
+                   console_url: str = "", names: Names | None = None,
+                   answer_urls: tuple[str, str] = ("", "")) -> tuple[str, str]:
     """(title, body) of one notification for one contact, in the contact's language.
+
+    The `checkin` event (the family asked first, alerts/checkin.py) reads checkin.{zh,en}.txt with the two
+    answer links `answer_urls` ("她/他没事", "联系不上") and when staff will be pushed if nobody answers.
 
     `address` is the place's registry path of names and `names` gives a registry code's name as people say
     it (RegistrySnapshot.address): personal data, notifications only."""
@@ -641,6 +675,15 @@ def render_message(alert: AlertView, event: str, contact: ContactInfo, *, addres
     title = f"[{SEVERITY_WORDS[alert.severity][i]}] {RULE_TITLES[alert.rule][i]} — {place}"
     others = [c for c in contacts if c.code != contact.code]
     state_note = "" if alert.active else state_label(alert, language)
+    if event == "checkin":
+        waiting = alert.staff_pushed_at is None and alert.next_escalation_at is not None
+        body = _ENV.get_template(f"checkin.{language}.txt").render(
+            event_word=EVENT_WORDS["checkin"][i], title=title, address=address or place,
+            sentence=alert_sentence(alert, language, names), since=local_time(alert.opened_at, tz),
+            ok_url=answer_urls[0], unreachable_url=answer_urls[1],
+            deadline=local_time(alert.next_escalation_at, tz) if waiting and alert.next_escalation_at else "",
+            staff_told=alert.staff_pushed_at is not None, console_url=console_url, alert_id=alert.id)
+        return EVENT_WORDS["checkin"][i] + title, body.strip()
     body = _ENV.get_template(f"message.{language}.txt").render(
         event_word=EVENT_WORDS.get(event, ("", ""))[i], title=title, address=address or place,
         sentence=alert_sentence(alert, language, names), since=local_time(alert.opened_at, tz),

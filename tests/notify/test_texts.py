@@ -294,8 +294,9 @@ def test_message_and_digest_render_the_sentence_and_the_place_name() -> None:
 def test_a_chinese_notification_arrives_as_chinese_bytes(notify_db: Database, tmp_path: Path,
                                                          http_receiver: HttpReceiver) -> None:
     """Water inactivity through the real engine and notifier to a local HTTP receiver: the grid worker (zh,
-    json://) gets the sentence from the facts, the same characters on the wire, with the place's name and no English."""
-    cfg = make_config(tmp_path / "state", http_receiver.port)
+    json://) gets the sentence from the facts, the same characters on the wire, with the place's name and no English.
+    The check-in step is off: the grid worker is told when the alert opens (tests/alerts/test_checkin.py has the step)."""
+    cfg = make_config(tmp_path / "state", http_receiver.port, alerts={"checkin": {"enabled": False}})
     clock = ManualClock(MONDAY_8AM)
     notifier = ChannelNotifier(notify_db, cfg, clock)
     try:
