@@ -196,3 +196,28 @@ def test_night_is_local_time_and_wraps_midnight() -> None:
     assert not is_night(CheckinConfig(night=""), TZ, at(3, 0))
     with pytest.raises(ValueError):
         CheckinConfig(night="22h-7h")
+
+
+def test_alerts_stats_prints_check_ins_apart_from_staff_dispatches(tmp_path) -> None:  # noqa: ANN001
+    """`shouwang alerts stats` as a user types it, over alerts made by the step on the store it reads."""
+    import time
+
+    from shouwang.config import load_config
+    from tests.alerts.test_cli import run
+    from tests.conftest import write_config
+
+    cfg_file = write_config(tmp_path / "c.toml", tmp_path / "state", influx={"port": 9})
+    with Database.from_config(load_config(cfg_file, env={})) as db:
+        rig = Rig(db, int(time.time() * 1000) - 3_600_000, night="")
+        rig.actions.checkin_ok(rig.inactivity(), FAMILY)  # answered: a check-in, no dispatch
+        rig.clock.advance(60)
+        rig.inactivity()
+        rig.tick_to(rig.now() + 30 * MIN)  # nobody answered: a check-in and a staff dispatch
+        rig.inactivity("hh-0002")  # nobody to ask: a staff dispatch without a check-in
+    r = run(cfg_file, "alerts", "stats", "--days", "30")
+    assert r.returncode == 0, r.stderr
+    # two watched households (flagged, metered) for 30 days: 2 household-months
+    assert ("check-in step (water_inactivity), 2 watched households: 3 alerts, 2 check-ins (1.000 per "
+            "household-month), 1 answered fine, 2 staff dispatches (1.000 per household-month), 0 still asking"
+            ) in r.stdout, r.stdout
+    assert "how they stand: no_answer 1, no_family 1, ok_family 1" in r.stdout
