@@ -19,6 +19,17 @@ def _url_endpoint(url: str) -> tuple[str, int, bool]:
 
 def gateway_endpoint(cfg: BrokerSettings) -> tuple[str, int, bool]:
     """(host, port, tls) where gateways connect: the external URL or the launched gateway listener."""
+    return gateway_endpoints(cfg)[0]
+
+
+def gateway_endpoints(cfg: BrokerSettings) -> list[tuple[str, int, bool]]:
+    """Every address gateways may connect to, in order of preference (several for a cluster)."""
+    if cfg.broker.kind == "nats" or cfg.broker.urls:
+        return [_url_endpoint(u) for u in cfg.broker.gateway_urls()]
+    return [_gateway_listener(cfg)]
+
+
+def _gateway_listener(cfg: BrokerSettings) -> tuple[str, int, bool]:
     if cfg.broker.url:
         return _url_endpoint(cfg.broker.url)
     host = cfg.broker.host
@@ -27,6 +38,19 @@ def gateway_endpoint(cfg: BrokerSettings) -> tuple[str, int, bool]:
 
 def service_endpoint(cfg: BrokerSettings) -> tuple[str, int, bool]:
     """(host, port, tls) where services connect: the external URL or the launched service listener."""
+    return service_endpoints(cfg)[0]
+
+
+def service_endpoints(cfg: BrokerSettings) -> list[tuple[str, int, bool]]:
+    """Every address services may connect to, in order; they fail over down the list (a NATS cluster's nodes)."""
+    if cfg.broker.kind == "nats" or cfg.broker.urls:
+        if cfg.broker.service_url:
+            return [_url_endpoint(cfg.broker.service_url)]
+        return [_url_endpoint(u) for u in cfg.broker.gateway_urls()]
+    return [_service_listener(cfg)]
+
+
+def _service_listener(cfg: BrokerSettings) -> tuple[str, int, bool]:
     if cfg.broker.url:
         return _url_endpoint(cfg.broker.service_url or cfg.broker.url)
     host = cfg.broker.service_host
@@ -39,9 +63,16 @@ def service_credentials(cfg: BrokerSettings, account: Account) -> tuple[str, str
 
 
 def service_client(cfg: BrokerSettings, account: Account, client_id: str, *, manual_ack: bool = False,
-                   reconnect_max_s: float = 30.0) -> mqtt.Client:
-    """A paho MQTT v5 client logged in as `account`, TLS set when the endpoint needs it (not yet connected)."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+                   reconnect_max_s: float = 30.0, persistent: bool = False) -> mqtt.Client:
+    """A paho MQTT client logged in as `account`, TLS set when the endpoint needs it (not yet connected).
+
+    MQTT v5 on Mosquitto; 3.1.1 on NATS, where a persistent session is asked for at construction
+    (clean_session=False) instead of with clean_start and a session expiry at connect."""
+    if cfg.broker.mqtt_protocol_v5:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+    else:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                        clean_session=not persistent, manual_ack=manual_ack)
     c.username_pw_set(*service_credentials(cfg, account))
     _, _, tls = service_endpoint(cfg)
     if tls:

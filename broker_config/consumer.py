@@ -38,7 +38,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from broker_config.accounts import Account
-from broker_config.client import service_client, service_endpoint
+from broker_config.client import service_client, service_endpoints
 from broker_config.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,10 @@ class Subscriber:
         self.client_id = client_id
         self.subscription = subscription
         self.options = options or SubscribeOptions(qos=1)
-        self.host, self.port, _ = service_endpoint(cfg)
+        self._endpoints = service_endpoints(cfg)
+        self._endpoint = 0
+        self.host, self.port, _ = self._endpoints[0]
+        self.v5 = cfg.broker.mqtt_protocol_v5
         self.ready = threading.Event()
         self._handle = on_message
         self._lock = threading.Lock()
@@ -117,10 +120,11 @@ class Subscriber:
         self._connected = False
         self._stopping = False
         c = self.client = service_client(cfg, account, client_id, manual_ack=self.manual_ack,
-                                         reconnect_max_s=reconnect_max_s)
+                                         reconnect_max_s=reconnect_max_s, persistent=self.manual_ack)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = self._next_endpoint
         c.on_message = self._on_message
 
     @property
@@ -143,8 +147,12 @@ class Subscriber:
         with self._lock:  # waits for an ack() in progress: its acks belong to the old epoch
             self._epoch += 1
         self._connected = True
-        log.info("%s connected to broker (session present: %s)", self.client_id, flags.session_present)
-        client.subscribe(self.subscription, options=self.options)
+        log.info("%s connected to broker %s:%d (session present: %s)", self.client_id, self.host, self.port,
+                 flags.session_present)
+        if self.v5:
+            client.subscribe(self.subscription, options=self.options)
+        else:  # MQTT 3.1.1 (NATS): no subscription options (noLocal, retainAsPublished), only the QoS
+            client.subscribe(self.subscription, qos=self.options.QoS)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
         refused = [rc for rc in reason_codes if rc.is_failure]
@@ -158,6 +166,16 @@ class Subscriber:
         self._connected = False
         if not self._stopping:
             log.warning("%s disconnected from broker: %s; reconnecting", self.client_id, reason_code)
+            self._next_endpoint()
+
+    def _next_endpoint(self, *_: object) -> None:
+        """With several broker addresses (a cluster), the next reconnect goes to the next one."""
+        if len(self._endpoints) < 2:
+            return
+        self._endpoint = (self._endpoint + 1) % len(self._endpoints)
+        self.host, self.port, _ = self._endpoints[self._endpoint]
+        # paho reconnects to client._host/_port; its host/port setters refuse while the socket is still being closed
+        self.client._host, self.client._port = self.host, self.port
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         # the epoch changes only in _on_connect, which runs in this same thread: it is the current one
@@ -202,6 +220,8 @@ class Consumer(Subscriber):
         self.receive_maximum = receive_maximum
 
     def _connect_args(self) -> dict:
+        if not self.v5:
+            return {}  # MQTT 3.1.1: clean_session=False was set on the client; the broker keeps the session
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry_s
         if self.receive_maximum is not None:

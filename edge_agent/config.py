@@ -63,10 +63,19 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     """
 
 
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
 class MqttSettings(_Section, kw_only=True):
     """Uplink to the central broker."""
 
     url: Annotated[str, Meta(description="mqtt://host:port or mqtts://host:port (TLS)")] = "mqtt://127.0.0.1:18830"
+    fallback_urls: Annotated[list[str], Meta(description="further addresses of a clustered broker: when the "
+                                                         "connection is lost the agent tries the next")] = []
+    protocol: Annotated[Literal["5", "3.1.1"], Meta(description="MQTT version; 3.1.1 for a NATS cluster (no session "
+                                                                "expiry or reason codes there)")] = "5"
     username: Annotated[str, Meta(description="broker username; empty = the gateway id (what the ACL expects)")] = ""
     password: Annotated[Secret, Meta(description="broker password (or password_file)")] = Secret("")
     password_file: Annotated[Path | None, Meta(description="file holding the password, or the credentials file "
@@ -86,6 +95,8 @@ class MqttSettings(_Section, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_url("url", self.url, ("mqtt", "mqtts"))
+        for u in self.fallback_urls:
+            _check_url("fallback_urls", u, ("mqtt", "mqtts"))
 
     @property
     def tls(self) -> bool:
@@ -93,8 +104,12 @@ class MqttSettings(_Section, kw_only=True):
 
     @property
     def host_port(self) -> tuple[str, int]:
-        parts = urlsplit(self.url)
-        return parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        return _host_port(self.url)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """url, then the fallbacks: where the uplink connects, in turn."""
+        return [_host_port(u) for u in (self.url, *self.fallback_urls)]
 
     def password_value(self) -> str:
         """The password, read from password_file when one is named."""

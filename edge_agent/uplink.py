@@ -1,6 +1,9 @@
 """MQTT uplink: drains the outbox to the central broker at QoS 1, deleting each row after its PUBACK.
 
-- persistent session (clean_start=False, session expiry), fixed client id = gateway id;
+- persistent session (clean_start=False, session expiry), fixed client id = gateway id; MQTT 3.1.1
+  (`mqtt.protocol`, clean_session=False) for a broker that speaks only that, e.g. a NATS cluster;
+- several broker addresses (`mqtt.url` then `mqtt.fallback_urls`): a lost connection or a failed
+  attempt moves the next attempt to the next address, and paho resends every unacknowledged message there;
 - birth `{"online": true, ...}` and last will `{"online": false}` on sw/v1/{gateway}/state, retained;
 - reconnect backoff from reconnect_min_s doubling up to reconnect_max_s (<= 30 s), done by paho;
 - at most `window` publishes wait for a PUBACK at any time (paho's message ids are 16 bit);
@@ -61,13 +64,19 @@ class Uplink:
         self._last_refill = clock.monotonic()
         self._birth_mid: int | None = None
         self._closing = False
+        self._addresses = self.m.addresses
+        self._address = 0
         self.client = self._make_client()
         outbox.listeners.append(self._appended)
 
     # ------------------------------------------------------------------ paho
 
     def _make_client(self) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id, protocol=mqtt.MQTTv5)
+        if self.m.protocol == "3.1.1":
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id, protocol=mqtt.MQTTv311,
+                            clean_session=False)
+        else:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id, protocol=mqtt.MQTTv5)
         c.username_pw_set(self.cfg.username, self.m.password_value() or None)
         if self.m.tls:
             c.tls_set(ca_certs=str(self.m.ca_file) if self.m.ca_file else None,
@@ -80,8 +89,17 @@ class Uplink:
         c.max_queued_messages_set(0)  # our own window bounds what paho holds
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = self._next_address
         c.on_publish = self._on_publish
         return c
+
+    def _next_address(self, *_: object) -> None:
+        """With several broker addresses, the next attempt goes to the next one (the node we lost may be down)."""
+        if len(self._addresses) < 2:
+            return
+        self._address = (self._address + 1) % len(self._addresses)
+        # paho reconnects to _host/_port; its setters refuse while the closed socket is still referenced
+        self.client._host, self.client._port = self._addresses[self._address]
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if reason_code.is_failure:
@@ -89,8 +107,8 @@ class Uplink:
             log.error("broker refused the connection: %s", reason_code)
             return
         self.connects += 1
-        log.info("connected to %s:%d as %s (session present: %s)", *self.m.host_port, self.cfg.client_id,
-                 flags.session_present)
+        log.info("connected to %s:%d as %s (session present: %s)", *self._addresses[self._address],
+                 self.cfg.client_id, flags.session_present)
         birth = encode_state(True, ts=self.clock.now_ms(), version=VERSION,
                              uptime_s=round(self.clock.monotonic() - self.started, 1))
         self._birth_mid = client.publish(state_topic(self.cfg.gateway), birth, qos=1, retain=True).mid
@@ -103,6 +121,8 @@ class Uplink:
             log.warning("disconnected from the broker (%s); %d messages wait for PUBACK", reason_code,
                         len(self._inflight))
         self.connected.clear()
+        if not self._closing:
+            self._next_address()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
         with self._cond:
@@ -120,10 +140,13 @@ class Uplink:
 
     def run(self, stop: threading.Event) -> None:
         """Connect and drain the outbox until stop is set."""
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.m.session_expiry_s
-        host, port = self.m.host_port
-        self.client.connect_async(host, port, keepalive=self.m.keepalive_s, clean_start=False, properties=props)
+        host, port = self._addresses[0]
+        if self.m.protocol == "3.1.1":  # the session was asked for with clean_session=False; it has no expiry
+            self.client.connect_async(host, port, keepalive=self.m.keepalive_s)
+        else:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.m.session_expiry_s
+            self.client.connect_async(host, port, keepalive=self.m.keepalive_s, clean_start=False, properties=props)
         self.client.loop_start()
         try:
             while not stop.is_set():

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from broker_config import Account, gateway_endpoint, service_client, service_endpoint
+from broker_config import Account, gateway_endpoints, service_client, service_endpoints
 from firmware_sim.clock import Clock, FastClock, ScaledClock
 from firmware_sim.errors import SimError
 from firmware_sim.faults import FaultInjector, FaultSpec, OutageWindow
@@ -37,9 +37,9 @@ def _now_ms() -> int:
 
 def broker_target(cfg: SimSettings, *, service: bool = False) -> BrokerTarget:
     """Where the configuration's gateways (or, with service=True, its services) connect: launched or external."""
-    host, port, tls = (service_endpoint if service else gateway_endpoint)(cfg)
+    (host, port, tls), *more = (service_endpoints if service else gateway_endpoints)(cfg)
     ca = cfg.broker.ca_file or (cfg.state_path / "broker" / "tls" / "ca.crt" if tls else None)
-    return BrokerTarget(host, port, tls, ca)
+    return BrokerTarget(host, port, tls, ca, tuple((h, p) for h, p, _ in more), not cfg.broker.mqtt_protocol_v5)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -1,5 +1,8 @@
 """Publishing as gateways: one paho MQTT v5 client per gateway, its own credentials, QoS 1.
 
+(MQTT 3.1.1 with a persistent session for a broker that speaks only that, e.g. a NATS cluster; with several
+broker addresses a gateway that loses its connection reconnects to the next: BrokerTarget.fallbacks.)
+
 Every client announces itself with a retained birth on sw/v1/{gw}/state and leaves a
 last will {"online": false} there. All clients are driven from one thread with select()
 (no paho threads): publish() writes at once, PUBACKs are read while waiting for the
@@ -38,12 +41,19 @@ DISCONNECT_WITH_WILL = 4
 
 @dataclass(frozen=True, slots=True)
 class BrokerTarget:
-    """Where to connect, and how."""
+    """Where to connect, and how; `fallbacks` are further (host, port) of a cluster, tried in turn when the
+    current one is lost; `mqtt311` for a broker that speaks only MQTT 3.1.1 (NATS)."""
 
     host: str
     port: int
     tls: bool = False
     ca_file: Path | None = None
+    fallbacks: tuple[tuple[str, int], ...] = ()
+    mqtt311: bool = False
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [(self.host, self.port), *self.fallbacks]
 
     @property
     def url(self) -> str:
@@ -101,7 +111,12 @@ class GatewayLink:
         self.want_up = True
         self.retry_at = 0.0
         self.backoff = 1.0
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.address = 0  # index into target.addresses
+        if target.mqtt311:  # a persistent session: the broker keeps what it has not acknowledged to us
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                            clean_session=False)
+        else:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         c.username_pw_set(username, password)
         c.will_set(state_topic(gateway), encode_state(False), qos=1, retain=True)
         if target.tls:
@@ -148,6 +163,11 @@ class GatewayLink:
         wait = self.backoff
         self.retry_at = now + wait
         self.backoff = min(self.backoff * 2, 30.0)
+        addresses = self.target.addresses
+        if len(addresses) > 1:  # a cluster: the node we lost may be down, try the next one
+            self.address = (self.address + 1) % len(addresses)
+            # paho's host/port setters refuse while its closed socket is still referenced; it reconnects to these
+            self.client._host, self.client._port = addresses[self.address]
         try:
             self.client.reconnect()
             self.stats.reconnects += 1
@@ -157,7 +177,11 @@ class GatewayLink:
     def go_down(self) -> None:
         """Drop the uplink so that the broker publishes our last will."""
         self.want_up = False
-        if self.client.socket() is not None:
+        sock = self.client.socket()
+        if sock is not None and self.target.mqtt311:
+            # MQTT 3.1.1 has no "disconnect with will": drop the link as a lost one would (paho's own close)
+            self.client._sock_close()
+        elif sock is not None:
             self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
         self.connected = False
 

@@ -58,14 +58,22 @@ class IngestService:
         self._pending: list[Entry] = []
         self._first_pending_at = 0.0
         self._last_stored_at_ms: int | None = None
-        # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
-        # noLocal: those clearing messages do not come back to us
-        self.consumer = Consumer(cfg, Account.INGEST, self.icfg.client_id, self.subscription,
-                                 on_message=self._on_message, session_expiry_s=self.icfg.session_expiry_s,
-                                 receive_maximum=self.icfg.receive_maximum, reconnect_max_s=self.icfg.reconnect_max_s,
-                                 options=SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True))
+        self.consumer = self._make_consumer()
         self.metrics.connected.set_function(lambda: 1.0 if self.consumer.connected else 0.0)
         self.metrics.subscribed.set_function(lambda: 1.0 if self.consumer.ready.is_set() else 0.0)
+
+    def _make_consumer(self) -> Consumer:
+        """The MQTT durable consumer; on a NATS cluster the JetStream one (ingest/native.py)."""
+        if self.cfg.broker.kind == "nats":
+            from ingest.native import jetstream_consumer  # imports the NATS client only where it is used
+
+            return jetstream_consumer(self)  # type: ignore[return-value]
+        # retainAsPublished: a device message a gateway left retained is seen as such and cleared;
+        # noLocal: those clearing messages do not come back to us
+        return Consumer(self.cfg, Account.INGEST, self.icfg.client_id, self.subscription,
+                        on_message=self._on_message, session_expiry_s=self.icfg.session_expiry_s,
+                        receive_maximum=self.icfg.receive_maximum, reconnect_max_s=self.icfg.reconnect_max_s,
+                        options=SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True))
 
     # --- MQTT (paho's network thread) -------------------------------------------------
 

@@ -25,6 +25,8 @@ class IngestConfig(Section):
                                  description="unacknowledged QoS 1 messages the broker may send us")
     retry_max_s: float = Field(30.0, gt=0, description="cap of the InfluxDB retry backoff")
     session_expiry_s: int = Field(7 * 86400, ge=0)
+    ack_wait_s: float = Field(60.0, gt=0, description="broker.kind = nats: a message a worker has not acknowledged "
+                                                      "in this time goes to another worker")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65535, description="Prometheus text endpoint; 0 = off")
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients influxdb influxdb-client socat mbpoll openssl curl postgresql chromium fonts-wqy-microhei nginx)
+APT_PACKAGES=(mosquitto mosquitto-clients influxdb influxdb-client socat mbpoll openssl curl postgresql chromium fonts-wqy-microhei nginx nats-server)
 python3 -c 'import ensurepip, venv' 2>/dev/null || APT_PACKAGES+=(python3-venv python3-pip)
 
 missing=()
