@@ -12,14 +12,17 @@ import asyncio
 import ipaddress
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console.context import AppContext
 from console.deps import Caller, get_ctx, staff
-from ground.heartbeat import Heartbeat, assess, read_beats
+from ground.heartbeat import Heartbeat, Problem, assess, read_beats
+from notify.service_texts import banner_text
 
 
 class ApiMetrics:
@@ -91,12 +94,25 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def service_problems(ctx: AppContext) -> list[Problem]:
+    """Watched services that are not working now, judged from their beat files."""
+    w = ctx.cfg.watchdog
+    return assess(read_beats(ctx.cfg.state_path), ctx.now(), w.stale_after_s, w.services)
+
+
+def fault_banner(ctx: AppContext, lang: str) -> str:
+    """The red banner's text ('' when every watched service works)."""
+    problems = service_problems(ctx)
+    return banner_text(problems, lang, ZoneInfo(ctx.cfg.alerts.timezone)) if problems else ""
+
+
 @router.get("/api/services", tags=["status"])
-def services(request: Request, c: Caller = Depends(staff)) -> dict:
-    """Watched services that are not working: [{service, trouble, since_ms}] (empty when all are)."""
+def services(request: Request, c: Caller = Depends(staff), lang: str = "zh") -> dict:
+    """Watched services that are not working: [{service, trouble, since_ms}] (empty when all are), and the
+    banner's text in `lang`."""
     ctx = get_ctx(request)
-    now = ctx.clock.now_ms()
-    problems = assess(read_beats(ctx.cfg.state_path), now, ctx.cfg.watchdog.stale_after_s,
-                      ctx.cfg.watchdog.services)
-    return {"checked_at_ms": now, "problems": [{"service": p.service, "trouble": str(p.trouble),
-                                                "since_ms": p.since_ms} for p in problems]}
+    problems = service_problems(ctx)
+    tz = ZoneInfo(ctx.cfg.alerts.timezone)
+    return {"checked_at_ms": ctx.now(),
+            "problems": [{"service": p.service, "trouble": str(p.trouble), "since_ms": p.since_ms} for p in problems],
+            "banner": banner_text(problems, "en" if lang == "en" else "zh", tz) if problems else ""}

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from alerts.lifecycle import AlertNotFound, AlertView
 from console.api_auth import login_user, set_cookie
+from console import ops
 from console.auth import session_user
 from console.context import AppContext
 from console.deps import COOKIE, Caller, client_address, get_ctx
@@ -42,9 +43,13 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def render(request: Request, name: str, lang: str, status: int = 200, **kw: object) -> HTMLResponse:
     tz = request.app.state.ctx.cfg.alerts.timezone  # the site's: times read the same on every phone
+    user = kw.get("user")
+    fault = ""  # staff see at once when a service of the alert path has stopped (console/ops.py)
+    if user is not None and getattr(user, "role", None) is not UserRole.FAMILY:
+        fault = ops.fault_banner(request.app.state.ctx, lang)
     data = {"lang": lang, "t": lambda k: t(k, lang), "w": lambda g, k: word(g, k, lang),
             "strings": json.dumps({**js_strings(lang), "tz": tz}, ensure_ascii=False),
-            "path": request.url.path, **kw}
+            "path": request.url.path, "fault": fault, **kw}
     resp = templates.TemplateResponse(request, name, data, status_code=status)
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")

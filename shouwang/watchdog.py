@@ -11,67 +11,18 @@ It also writes `<state>/run/watchdog.json` (what it sees) for `shouwang status`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from ground.clock import Clock, SystemClock
 from ground.heartbeat import Heartbeat, Problem, Trouble, WatchdogConfig, assess, read_beats, run_dir
+from notify.service_texts import alarm_message, recovery_message
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
-
-SERVICE_WORDS = {"ingest": ("数据接收服务（ingest）", "the ingest service"),
-                 "alerts": ("告警引擎", "the alerts engine"),
-                 "api": ("管理后台（API）", "the web API and console")}
-TROUBLE_WORDS = {Trouble.NOT_RUNNING: ("没有在运行", "is not running"),
-                 Trouble.STOPPED: ("已退出", "has exited"),
-                 Trouble.NO_PROGRESS: ("已停止工作（卡住或被暂停）", "has stopped working (hung or paused)")}
-CONSEQUENCE = ("在它恢复之前，一键呼叫和老人无用水等告警可能不会送达任何人。请立即检查服务器（shouwang status）。",
-               "Until it is back, call-button and no-water-use alerts may reach nobody. Check the server now "
-               "(shouwang status).")
-
-
-def _i(language: str) -> int:
-    return 1 if language == "en" else 0
-
-
-def _when(ms: int | None, language: str) -> str:
-    if ms is None:
-        return "从未见到" if language != "en" else "never seen"
-    t = dt.datetime.fromtimestamp(ms / 1000, TZ)
-    return t.strftime("%m月%d日 %H:%M:%S") if language != "en" else t.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def problem_text(p: Problem, language: str) -> str:
-    """One line a person reads: which service, what is wrong, since when."""
-    i = _i(language)
-    svc = SERVICE_WORDS.get(p.service, (p.service, p.service))[i]
-    what = TROUBLE_WORDS[p.trouble][i]
-    last = _when(p.since_ms, language)
-    return f"{svc}{what}，最后一次正常工作：{last}。" if i == 0 else f"{svc.capitalize()} {what}; last seen working {last}."
-
-
-def alarm_message(problems: list[Problem], language: str) -> tuple[str, str]:
-    i = _i(language)
-    title = ("【守望】系统故障：告警可能无法送达", "[Shouwang] System fault: alerts may not get through")[i]
-    return title, "\n".join([*(problem_text(p, language) for p in problems), CONSEQUENCE[i]])
-
-
-def recovery_message(services: list[str], language: str) -> tuple[str, str]:
-    i = _i(language)
-    names = ("、" if i == 0 else ", ").join(SERVICE_WORDS.get(s, (s, s))[i] for s in services)
-    return (("【守望】已恢复", "[Shouwang] Recovered")[i],
-            (f"{names}已恢复工作。故障期间的读数由网关缓存并补传；请查看告警面板是否有待处理告警。",
-             f"{names} working again. Gateways kept and re-sent the readings of the outage; check the alert board "
-             "for open alerts.")[i])
-
-
 Send = Callable[[str, str, str], bool]  # (url, title, body) -> delivered
 
 

@@ -336,6 +336,18 @@
     stream(p => { if (p.place === code) load(); });
   }
 
+  // the red banner: a service of the alert path stopped working (console/ops.py); staff pages look every 30 s
+  async function watchServices() {
+    const box = document.getElementById("fault");
+    if (!box || page === "family") return;
+    try {
+      const s = await api("GET", `/api/services?lang=${SW.lang}`);
+      box.textContent = s.banner;
+      box.hidden = !s.banner;
+    } catch (e) { /* the next look tries again */ }
+  }
+  if (document.getElementById("who") && page !== "family") setInterval(watchServices, 30000);
+
   const pages = {board: boardPage, alert: detailPage, devices: devicesPage, stations: stationsPage, family: familyPage};
   if (pages[page]) pages[page]().catch(e => { if (e.message !== "401") console.error(e); });
 })();

@@ -222,7 +222,8 @@ def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSta
                             alerts={"client_id": f"svc_alerts_{uid}", "tick_s": 0.2},
                             api={"port": api_port, "client_id": f"svc_api_{uid}", "public_url": f"http://127.0.0.1:{api_port}",
                                  "secret_key": "s" * 40},
-                            notify={"enabled": True, "retry_base_s": 0.2})
+                            notify={"enabled": True, "retry_base_s": 0.2},
+                            watchdog={"services": ["alerts", "api"]})  # no ingest in this stack: no red banner
     with open(cfg_file, "a") as fh:  # a nested table: write_config writes flat sections only
         fh.write("[notify.relay]\n" + "".join(f'{k} = "{v}"\n' for k, v in relay.items()))
     cfg = load_config(cfg_file, env={})
