@@ -8,6 +8,7 @@ reverse order. A lock file in the state directory keeps a second `up` out.
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import logging
 import os
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -141,7 +143,7 @@ class Stack:
             self.history = try_write_history(cfg, load_scenario(cfg.sim.scenario))
             if self.history is not None:
                 log.info("%s history written: %d points from %s", cfg.sim.scenario, self.history.points,
-                         _local(self.history.from_ms))
+                         _local(self.history.from_ms, cfg.alerts.timezone))
         self._start(service_process(cfg, "alerts", ["alerts", "run"], self.config_file,
                                     ready=subscribed_check(alerts_log)))
         from console.demo import seed_demo  # the web API and console (docs/console.md)
@@ -201,7 +203,7 @@ class Stack:
                              f"(same password: {names})")
         if any(c.name == "sim" for c in self.children):
             lines.append(f"  simulator     scenario {self.cfg.sim.scenario} live at real time"
-                         + (f" since {_local(self.history.origin_ms)}" if self.history else "")
+                         + (f" since {_local(self.history.origin_ms, self.cfg.alerts.timezone)}" if self.history else "")
                          + "; its scripted incidents follow minutes after its first start (sim.enabled = false "
                            "turns it off)")
         logs = [self.cfg.state_path / "logs"]
@@ -238,8 +240,9 @@ class Stack:
         self.lock.release()
 
 
-def _local(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+def _local(ms: int, zone: str) -> str:
+    """An instant as the console shows it: in the site's time zone (alerts.timezone), which is named."""
+    return f"{dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(zone)):%Y-%m-%d %H:%M:%S} ({zone})"
 
 
 def run_up(cfg: Config, config_file: Path | None) -> int:

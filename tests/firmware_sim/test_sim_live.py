@@ -86,9 +86,8 @@ def _background_that_a_rule_watches(sim: Simulation) -> list[tuple[int, str, dic
     for m in sim.messages():
         if m.channel is not Channel.EVENT:
             continue
-        if m.kind.value == "camera" and m.data["type"] != "motion" and "-s" not in m.data["event_id"]:
-            out.append((m.ts, m.device, m.data))
-        elif m.kind.value == "call_button" and m.data["action"] in ("press", "long_press"):
+        camera = m.kind.value == "camera" and m.data["type"] != "motion" and "-s" not in m.data["event_id"]
+        if camera or (m.kind.value == "call_button" and m.data["action"] in ("press", "long_press")):
             out.append((m.ts, m.device, m.data))
     return out
 
