@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import tempfile
 import time
 from collections.abc import Iterable
@@ -28,6 +29,8 @@ from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.settings import AlertsConfig
 from alerts.types import Rule
+from evaluation.bulk import NONE_MS, BulkTraffic
+from evaluation.fastpath import FastRun, sole_writer
 from evaluation.labelfile import LabelError, read_labels
 from evaluation.scoring import TIMER_HOURS, Alarm, AwakeTimer, Incident, Score, UseTracker, score
 from evaluation.traffic import Item, LineError, TrafficFile, TrafficFileError
@@ -35,6 +38,7 @@ from ground.clock import ManualClock
 from notify.recorder import StoreNotifier
 from notify.texts import RULE_TITLES
 from registry.csvio import COLUMNS, import_rows
+from registry.model import load_snapshot
 from storage.sql import Database
 from wire.models import Channel, Kind, Message
 
@@ -198,16 +202,22 @@ class Backtest:
         self.alerts: list[RaisedAlert] = []
         self.errors: list[LineError] = []
 
-    def run(self, items: Iterable[Item], *, labels_text: str | None = None, labels_source: str = "<labels>",
+    def run(self, items: Iterable[Item] | Path, *, labels_text: str | None = None, labels_source: str = "<labels>",
             incidents: list[Incident] | None = None, end_ms: int | None = None, source: str = "",
             traffic_errors: list[LineError] | None = None,
             lines: Any = None) -> BacktestReport:
         wall = time.perf_counter()
+        fast = isinstance(items, Path)
         with tempfile.TemporaryDirectory(prefix="sw-backtest-") as tmp, \
-                Database(f"sqlite:///{Path(tmp) / 'backtest.db'}") as db:
+                Database("sqlite://" if fast else f"sqlite:///{Path(tmp) / 'backtest.db'}") as db:
             imp = import_rows(db, self.registry_text, self.registry_source)
             registry_errors = [str(e) for e in imp.errors]
-            report = self._run(db, items, end_ms)
+            if fast:  # a file: read in bulk, readings as columns (fastpath.py), the store in memory
+                report = self._run_fast(db, items, end_ms)
+                traffic_errors = [*(traffic_errors or []), *self._bulk.errors]
+                lines = self._bulk.file.lines
+            else:
+                report = self._run(db, items, end_ms)
         reg = self._reg
         meters = {d.id: d.place for d in reg.devices.values() if d.kind == "water_meter" and d.place in
                   reg.households}
@@ -237,14 +247,9 @@ class Backtest:
         t0 = _time(first) if first is not None else (end_ms or 0)
         clock = ManualClock(t0 if t0 is not None else 0)
         engine = Engine(self.cfg, db, clock, notifier=StoreNotifier(db, self.cfg.timezone))
-        self._reg = reg = engine.registry()
-        self._monitored = list(engine.water.codes)
-        self.tracker = UseTracker({d.id: (d.place, d.step_l or 1.0, (d.interval_s or self.cfg.default_interval_s)
-                                          * 1000) for d in reg.devices.values()
-                                   if d.kind == "water_meter" and d.place in set(self._monitored)})
+        self._start(engine, clock)
+        reg = self._reg
         start = clock.now_ms()
-        for h in self._monitored:
-            self.tracker.start(h, start)
         next_tick = start + self.tick_ms
         if first is not None:
             for item in _chain(first, it):
@@ -278,6 +283,51 @@ class Backtest:
             next_tick += self.tick_ms
         return start, end
 
+    def _run_fast(self, db: Database, path: Path, end_ms: int | None) -> tuple[int, int]:
+        """The same as _run over a file, chunks at a time (evaluation/fastpath.py)."""
+        snap = load_snapshot(db)
+        ids = sorted(d.id for d in snap.devices.values() if d.kind == "water_meter")
+        self._bulk = bulk = BulkTraffic(path, {d: i for i, d in enumerate(ids)})
+        self.messages = 0
+        run: FastRun | None = None
+        next_tick = 0
+        for ch in bulk.chunks():
+            if run is None:
+                first = next((p for p in range(len(ch)) if ch.meter[p] >= 0 or isinstance(ch.slow.get(p), Item)),
+                             None)
+                if first is None:
+                    continue
+                t0 = int(ch.t[first])
+                clock = ManualClock(t0 if t0 != NONE_MS else 0)
+                engine = Engine(self.cfg, db, clock, notifier=StoreNotifier(db, self.cfg.timezone))
+                sole_writer(engine)
+                self._start(engine, clock)
+                self.start = clock.now_ms()
+                run = FastRun(self, engine, clock, bulk, ids, self.start)
+                next_tick = self.start + self.tick_ms
+            next_tick = run.chunk(ch, next_tick)
+        if run is None:  # no message at all
+            clock = ManualClock(end_ms or 0)
+            engine = Engine(self.cfg, db, clock, notifier=StoreNotifier(db, self.cfg.timezone))
+            self._start(engine, clock)
+            return clock.now_ms(), max(clock.now_ms(), end_ms or 0)
+        end = max(clock.now_ms(), end_ms or 0)
+        while next_tick <= end:
+            run.tick(next_tick)
+            next_tick += self.tick_ms
+        self.messages = run.messages
+        self.tracker.uses = run.finish()
+        return self.start, end
+
+    def _start(self, engine: Engine, clock: ManualClock) -> None:
+        self._reg = reg = engine.registry()
+        self._monitored = list(engine.water.codes)
+        self.tracker = UseTracker({d.id: (d.place, d.step_l or 1.0, (d.interval_s or self.cfg.default_interval_s)
+                                          * 1000) for d in reg.devices.values()
+                                   if d.kind == "water_meter" and d.place in set(self._monitored)})
+        for h in self._monitored:
+            self.tracker.start(h, clock.now_ms())
+
     def _record(self, changes: list[AlertChange]) -> None:
         for ch in changes:
             if ch.action != "opened":
@@ -300,16 +350,32 @@ def _chain(first: Item, rest: Iterable[Item]) -> Iterable[Item]:
 
 def backtest_file(cfg: AlertsConfig, record: Path, registry: Path, labels: Path | None = None, *,
                   tick_s: float = 60.0) -> BacktestReport:
-    """`shouwang evaluate --record FILE --registry CSV [--labels CSV]`."""
+    """`shouwang evaluate --record FILE --registry CSV [--labels CSV]` (the fast path: fastpath.py)."""
+    labels_text = _text(labels) if labels is not None else None
+    bt = Backtest(cfg, _text(registry), registry_source=str(registry), tick_s=tick_s)
+    rep = bt.run(Path(record), labels_text=labels_text, labels_source=str(labels), source=str(record))
+    rep.format = bt._bulk.file.format
+    return _checked(rep, record)
+
+
+def slow_backtest_file(cfg: AlertsConfig, record: Path, registry: Path, labels: Path | None = None, *,
+                       tick_s: float = 60.0, limit: int | None = None) -> BacktestReport:
+    """The same, message by message (the reference the fast path is checked against); `limit`: only the
+    first messages."""
     traffic = TrafficFile(record)
     labels_text = _text(labels) if labels is not None else None
     bt = Backtest(cfg, _text(registry), registry_source=str(registry), tick_s=tick_s)
-    rep = bt.run(traffic, labels_text=labels_text, labels_source=str(labels), source=str(record),
+    items = iter(traffic) if limit is None else itertools.islice(traffic, limit)
+    rep = bt.run(items, labels_text=labels_text, labels_source=str(labels), source=str(record),
                  traffic_errors=traffic.errors, lines=lambda: traffic.lines)
     rep.format = traffic.format
+    return _checked(rep, record)
+
+
+def _checked(rep: BacktestReport, record: Path) -> BacktestReport:
     if rep.messages == 0:
         first = "; ".join(str(e) for e in rep.traffic_errors[:3])
-        raise TrafficFileError(f"{record}: no usable contract message in {traffic.lines} line(s)"
+        raise TrafficFileError(f"{record}: no usable contract message in {rep.lines} line(s)"
                                + (f" ({first})" if first else ""))
     return rep
 
