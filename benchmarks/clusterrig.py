@@ -217,8 +217,7 @@ class IngestWorkers:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
         env["SHOUWANG_INGEST__METRICS_PORT"] = str(port)
         p = ChildProcess(f"ingest-{i}", [sys.executable, "-m", "shouwang", "--config", str(self.config_file), "ingest"],
-                         self.cfg.state_path / "logs" / f"ingest-{i}.log", ready=lambda: self.metric(port,
-                         "ingest_subscribed") == 1.0, env=env)
+                         self.cfg.state_path / "logs" / f"ingest-{i}.log", ready=lambda: True, env=env)
         self.workers.append(p)
         self.ports.append(port)
         return p
@@ -234,10 +233,25 @@ class IngestWorkers:
                 return float(line.split()[1])
         return None
 
-    def start(self) -> IngestWorkers:
+    def launch(self) -> IngestWorkers:
+        """Start the worker processes side by side without waiting (from this thread: a child gets SIGTERM when
+        the thread that started it ends, shouwang.procs)."""
         for p in self.workers:
             if not p.running():
-                p.start(timeout=60)
+                p.start(timeout=10)  # its ready() is "started"; subscribed() below is the real readiness
+        return self
+
+    def subscribed(self) -> bool:
+        return all(self.metric(port, "ingest_subscribed") == 1.0 for port in self.ports)
+
+    def start(self, timeout: float = 60.0) -> IngestWorkers:
+        """Start the workers and wait until each has its subscription (the durable consumer) ready."""
+        self.launch()
+        deadline = time.monotonic() + timeout
+        while not self.subscribed():
+            if time.monotonic() > deadline:
+                raise ServiceError("ingest workers not ready:\n" + "\n".join(p.tail(5) for p in self.workers))
+            time.sleep(0.1)
         return self
 
     def acked(self) -> float:
