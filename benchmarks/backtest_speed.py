@@ -10,7 +10,7 @@ Run it from the repository root:
 The traffic is a record file as `shouwang sim record` writes it (gzip JSON lines: a header, then
 {"t_ms", "topic", "qos", "retain", "payload"} with the payload as JSON text), generated deterministically from
 (households, days, seed) and streamed to disk, with its registry CSV and labels CSV. It is written once under
---cache-dir (default ~/.cache/shouwang/backtest-speed; about 0.6 GB for the full size) and reused. Residents wake
+--cache-dir (default ~/.cache/shouwang/backtest-speed; 0.95 GB for the full size) and reused. Residents wake
 05:30-07:30, go to bed 20:30-23:00, draw water in 15-60 % of the 10-minute intervals they are awake, go out for
 3-9 h now and then (labelled absences), one in fifty stops using water on some day (a labelled emergency), and one
 in two hundred leaves a tap running for three hours on some day; meters are read every 10 minutes, 25 to a gateway.
