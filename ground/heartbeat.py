@@ -14,9 +14,11 @@ the service, so a hung or stopped service is seen even though it cannot answer. 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +29,7 @@ from pydantic import Field, SecretStr
 
 from ground.section import Section
 
+log = logging.getLogger(__name__)
 WATCHED = ("ingest", "alerts", "api")
 
 
@@ -60,6 +63,8 @@ class Heartbeat:
         self.started_at_ms = time.time_ns() // 1_000_000
         self._last_ms = 0
         self._lock = threading.Lock()
+        # a temp file of its own: two heartbeats of one service in one process (tests) must not race on it
+        self._tmp = self.dir / f".{service}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
 
     def beat(self, progress: Mapping[str, Any] | None = None, *, force: bool = False) -> None:
         now = time.time_ns() // 1_000_000
@@ -69,13 +74,16 @@ class Heartbeat:
             self._last_ms = now
             body = {"service": self.service, "pid": os.getpid(), "started_at_ms": self.started_at_ms,
                     "beat_at_ms": now, "progress": dict(progress or {})}
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(body))
-            tmp.replace(self.path)
+            try:
+                self._tmp.write_text(json.dumps(body))
+                self._tmp.replace(self.path)
+            except OSError as exc:  # a full or read-only disk must not stop the work; the readers see it as silence
+                log.warning("could not write the beat file %s: %s", self.path, exc)
 
     def stopped(self) -> None:
         """A clean stop: the file goes, so readers say 'not running' rather than 'hung'."""
         self.path.unlink(missing_ok=True)
+        self._tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)

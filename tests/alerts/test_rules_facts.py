@@ -172,7 +172,7 @@ def test_camera_intrusion_confirmation_and_tamper_facts(sqlite_db: Database) -> 
     f = up.alert.details
     assert (f["confirmed"], f["cameras"], f["zones"], f["camera"]) == (True, 2, 1, "cam-02")
     check(up.alert, "摄像头检测到人员，已由 2 个摄像头、1 个区域同时确认",
-          "the camera detected a person, confirmed by 2 cameras in 1 zones")
+          "the camera detected a person, confirmed by 2 cameras in 1 zone")
     [t] = rig.send("cam-02", {"type": "tamper", "state": "start"})
     assert (t.alert.details["reason"], t.alert.details["camera"]) == ("tamper", "cam-02")
     check(t.alert, "摄像头被遮挡、移动或损坏", "the camera is covered, turned away or damaged")

@@ -56,3 +56,29 @@ def test_half_written_or_foreign_files_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "run" / "alerts.json").write_text('{"service": "alerts", "pid"')
     (tmp_path / "run" / "other.json").write_text('[1, 2]')
     assert read_beats(tmp_path) == {}
+
+
+def test_two_heartbeats_of_one_service_in_one_process_do_not_race(tmp_path: Path) -> None:
+    """Two apps of the API in one test process each beat 'api' (it once failed a teardown on a shared temp file)."""
+    import threading
+
+    beats = [Heartbeat(tmp_path, "api", every_s=0) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def run(hb: Heartbeat) -> None:
+        try:
+            for i in range(300):
+                hb.beat({"i": i}, force=True)
+        except BaseException as exc:  # noqa: BLE001 -- collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(hb,)) for hb in beats]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert read_beats(tmp_path)["api"].progress == {"i": 299}
+    for hb in beats:
+        hb.stopped()
+    assert list((tmp_path / "run").iterdir()) == []
