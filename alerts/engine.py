@@ -37,16 +37,18 @@ class Engine:
 
     def __init__(self, cfg: AlertsConfig, db: Database, clock: Clock, *, notifier: Notifier,
                  sinks: list[Sink] | None = None,
-                 view: Callable[[RegistrySnapshot], RegistrySnapshot] | None = None, escalate: bool = True) -> None:
+                 view: Callable[[RegistrySnapshot], RegistrySnapshot] | None = None, escalate: bool = True,
+                 snapshot: RegistrySnapshot | None = None) -> None:
         """view: the part of the registry this engine judges (a partition's devices, alerts/partition.py);
-        escalate: whether this engine runs the store's escalation timers (one engine among partitions does)."""
+        escalate: whether this engine runs the store's escalation timers (one engine among partitions does);
+        snapshot: the registry as loaded already (a standby's, alerts/service.py) instead of loading it here."""
         self.cfg = cfg
         self.db = db
         self.clock = clock
         self.store = AlertStore(db)
         self._view = view or (lambda snap: snap)
         self.escalate = escalate
-        self._registry = self._view(load_snapshot(db))
+        self._registry = self._view(snapshot if snapshot is not None else load_snapshot(db))
         self.ctx = RuleContext.create(cfg, self.registry)
         start = clock.now_ms()
         self.button = CallButtonRule(self.ctx)

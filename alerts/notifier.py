@@ -51,10 +51,18 @@ class ServiceNotifier(Notifier, Protocol):
     def observe_attempts(self, fn: Callable[[bool], None]) -> None:
         """Call fn(ok) after each send to a contact's channel (the service's metrics)."""
 
+    def serve_only(self, owns: Callable[[str, str], bool]) -> None:
+        """Resume and digest only the deliveries for which owns(alert's place, event) is true (a partition's)."""
+
+    def start(self) -> None:
+        """Start sending: resume what an earlier run left queued, run retries and digests. Until then it sends
+        nothing (a standby engine builds its notifier while it waits and starts it once it holds its lease)."""
+
     def close(self) -> None: ...
 
 
-#: builds the service's notifier on the service's store and clock (the top supplies it: notify/ is above alerts/)
+#: builds the service's notifier on the service's store and clock, not started (the top supplies it: notify/ is
+#: above alerts/)
 NotifierFactory = Callable[[Database, Clock], ServiceNotifier]
 
 

@@ -17,6 +17,16 @@ coordinator. When an engine dies, its leases expire after the TTL and the others
 
 n = 1 is the standby case: one partition, one active engine, the others waiting for its lease.
 
+Which gateways: those the registry names and every gateway that ever announced its presence (its retained
+`sw/v1/{g}/state`, PRESENCE): each partition's session also subscribes to PRESENCE, and a gateway the registry
+does not know yet (a button on it still raises, without a location) is added to its partition's subscriptions
+when its presence arrives. What such a gateway published before its first presence reached the engine is not
+received: register gateways before they connect.
+
+Queued and held notifications (notify/dispatch.py) are resumed and digested by one partition each
+(delivery_owner): the escalating partition 0 for the escalation events, otherwise the partition of the alert's
+place (place_partitions), so two engines never send the same delivery.
+
 An engine of a partition sees the registry's devices of its gateways only (registry_view), so its timers (silence,
 inactivity) judge only what it hears. Escalation of open alerts (timers in the store, for every partition's
 alerts) runs in the engine holding partition 0. A place whose devices sit on gateways of different partitions
@@ -34,6 +44,9 @@ from collections.abc import Iterable
 from registry.model import RegistrySnapshot
 
 MEMBER_PREFIX = "alerts/member/"
+PRESENCE = "sw/v1/+/state"  # every gateway's retained presence (wire/topics.py)
+#: the notifications of the store-wide escalation timers (AlertManager.tick), which run in partition 0's engine
+ESCALATION_EVENTS = frozenset({"escalated", "checkin_no_answer", "checkin_unreachable"})
 
 
 def partition_of(gateway: str, n: int) -> int:
@@ -61,6 +74,24 @@ def registry_view(snap: RegistrySnapshot, k: int, n: int) -> RegistrySnapshot:
 def gateways_of(snap: RegistrySnapshot, k: int, n: int) -> list[str]:
     """The registered gateways of partition k."""
     return sorted({info.gateway for info in snap.devices.values() if info.gateway and partition_of(info.gateway, n) == k})
+
+
+def place_partitions(snap: RegistrySnapshot, n: int) -> dict[str, int]:
+    """The partition answering for each place with devices at or under it: that of the first such device's gateway
+    (in gateway order). Places without devices are partition 0's. The same on every engine of a registry revision."""
+    first: dict[str, str] = {}
+    for info in snap.devices.values():
+        if not info.gateway:
+            continue
+        for node in snap.ancestors(info.place):
+            if node.code not in first or info.gateway < first[node.code]:
+                first[node.code] = info.gateway
+    return {place: partition_of(g, n) for place, g in first.items()}
+
+
+def delivery_owner(places: dict[str, int], place: str, event: str) -> int:
+    """The partition whose engine resumes and digests a delivery of an alert of `place` for `event`."""
+    return 0 if event in ESCALATION_EVENTS else places.get(place, 0)
 
 
 def topics(gateways: Iterable[str]) -> list[str]:

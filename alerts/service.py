@@ -14,6 +14,12 @@ Which engine acts (alerts/lease.py, alerts/partition.py):
                      that lease, its own persistent MQTT session, its rebuilt state. A part whose lease is
                      lost stops before its next message or timer, acknowledging nothing more: the broker
                      redelivers what it had not acknowledged to the part's next holder.
+
+A standby is warm: while it waits it has loaded what does not need the lease -- the notifier's channel plugins
+(by building a notifier it never starts), the registry snapshot (read through a connection of its own that
+never writes, its revision checked every REGISTRY_CHECK_S), the InfluxDB client. Taking a partition over then
+costs the registry's delta (one revision query), the engine's rules over the snapshot, the rebuild from InfluxDB
+and the store (fresh: it must see the readings up to the takeover), the notifier's start and the MQTT connection.
 """
 
 from __future__ import annotations
@@ -35,11 +41,20 @@ from sqlalchemy.exc import OperationalError
 
 from alerts import partition
 from alerts.engine import Engine
-from alerts.lease import LeaseBook, LeaseLost, fence, fenced_url, instance_id, is_postgresql, load_state, \
-    save_state, sqlite_lock
+from alerts.lease import (
+    LeaseBook,
+    LeaseLost,
+    fence,
+    fenced_url,
+    instance_id,
+    is_postgresql,
+    load_state,
+    save_state,
+    sqlite_lock,
+)
 from alerts.metrics import AlertsMetrics
 from alerts.notifier import NotifierFactory, ServiceNotifier
-from alerts.rebuild import load_routine, rebuild, save_routine
+from alerts.rebuild import rebuild, save_routine
 from alerts.settings import AlertsSettings
 from alerts.sinks import InfluxAlertSink, MqttAlertSink
 from broker_config import Account
@@ -47,13 +62,16 @@ from broker_config.consumer import Consumer, Delivery, log_says_subscribed
 from ground.clock import Clock, SystemClock
 from ground.errors import ConfigError
 from ground.heartbeat import Heartbeat
+from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.influx import InfluxClient
 from storage.sql import Database, database_url
 from wire import ContractError, decode
-from wire.topics import ALL_TOPICS, log_topic
+from wire.topics import ALL_TOPICS, StateTopic, log_topic, parse_topic
 
 log = logging.getLogger(__name__)
 ROUTINE_SAVE_MS = 3_600_000
+REGISTRY_CHECK_S = 30.0
+STANDBY_TRY_S = 0.25
 
 
 def subscribed_check(log_file: Path) -> Callable[[], bool]:
@@ -113,14 +131,17 @@ class Part:
             fence(self.db, svc.book, lease)
         else:
             self.db = Database(url)
-        self.notifier: ServiceNotifier = svc.notifier_factory(self.db, svc.clock)
+        self.notifier: ServiceNotifier = svc.notifier_factory(self.db, svc.clock)  # started by start()
+        if n > 1:  # the deliveries of this partition's places (and partition 0: the escalations') are its own
+            self.notifier.serve_only(lambda place, event: partition.delivery_owner(svc.places, place, event) == k)
         sinks: list = [svc.metrics]
         if svc.influx_sink is not None:
             sinks.append(svc.influx_sink)
         if acfg.publish_mqtt:
             sinks.append(MqttAlertSink(self._publish))
         self.engine = Engine(acfg, self.db, svc.clock, notifier=self.notifier, sinks=sinks,
-                             view=lambda snap: partition.registry_view(snap, k, n), escalate=k == 0)
+                             view=lambda snap: partition.registry_view(snap, k, n), escalate=k == 0,
+                             snapshot=svc.snapshot)
         self.notifier.bind_registry(self.engine.registry)
         self.notifier.observe_attempts(svc.metrics.attempt)
         cid = partition.client_id(acfg.client_id, k, n)
@@ -131,12 +152,30 @@ class Part:
         else:
             self.consumer = GatewaysConsumer(svc.cfg, Account.ALERTS, cid, f"sw/v1/<partition {k} of {n}>",
                                              on_message=on_message, session_expiry_s=acfg.session_expiry_s,
-                                             topics=self._topics())
+                                             topics=[partition.PRESENCE, *self._topics()])
         self.rev = self.engine.registry().revision
         self.started = False
 
     def _topics(self) -> list[str]:
         return partition.topics(partition.gateways_of(self.engine.registry(), self.k, self.n))
+
+    def takes(self, topic: str) -> bool:
+        """Whether a message of this part's session is this partition's. Every partition hears every gateway's
+        presence: another partition's is not ours; ours from a gateway the registry does not name adds its
+        topics to this part's subscriptions (alerts/partition.py)."""
+        if self.n == 1 or not isinstance(self.consumer, GatewaysConsumer):
+            return True
+        try:
+            t = parse_topic(topic)
+        except ContractError:
+            return True  # the decoder counts it as rejected
+        if partition.partition_of(t.gateway, self.n) != self.k:
+            return False
+        if isinstance(t, StateTopic) and partition.topics([t.gateway])[0] not in self.consumer.topics:
+            log.info("gateway %s, not in the registry, announced itself: partition %d of %d consumes it", t.gateway,
+                     self.k, self.n)
+            self.consumer.add(partition.topics([t.gateway]))
+        return True
 
     def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         self.consumer.publish(topic, payload, qos=qos, retain=retain)
@@ -168,10 +207,11 @@ class Part:
             hs.offline_since = {g: t for g, t in hs.offline_since.items()
                                 if partition.partition_of(g, self.n) == self.k}
         log.info("rebuilt partition %d of %d: %s", self.k, self.n, rep)
+        self.notifier.start()
         self.consumer.start()
         self.started = True
         log.info("alerts engine %s consuming %s from %s:%d", self.consumer.client_id,
-                 ALL_TOPICS if self.n == 1 else f"{len(self._topics())} gateways",
+                 ALL_TOPICS if self.n == 1 else f"{len(self._topics())} gateways and every presence",
                  self.consumer.host, self.consumer.port)
 
     def tick(self) -> int:
@@ -226,6 +266,9 @@ class AlertsService:
         self.engine_id = instance_id()
         self.parts: dict[int, Part] = {}
         self.book: LeaseBook | None = None
+        self.snapshot: RegistrySnapshot | None = None  # the whole registry, loaded while standing by (PostgreSQL)
+        self.places: dict[str, int] = {}  # place -> the partition answering for its deliveries
+        self.reader: Database | None = None
         self._lock_file: IO[str] | None = None
         self.url = database_url(cfg)
         self.shared = is_postgresql(self.url)
@@ -238,7 +281,8 @@ class AlertsService:
         else:
             if self.acfg.lease_renew_s * 2 > self.acfg.lease_ttl_s:
                 raise ConfigError("alerts.lease_renew_s must be at most half of alerts.lease_ttl_s")
-            Database(self.url).close()  # bring the schema to head once, before any fenced part opens it
+            # brings the schema to head once, before any fenced part opens it; then only reads (the warm registry)
+            self.reader = Database(self.url)
             self.book = LeaseBook(self.url, self.engine_id, ttl_s=self.acfg.lease_ttl_s)
             self.ready = threading.Event()  # set once a part of ours consumes
 
@@ -328,7 +372,7 @@ class AlertsService:
             return
         try:
             engines = len(self.book.live(partition.MEMBER_PREFIX))
-            taken = {int(name.split("/p")[1].split("of")[0]) for name in self.book.live(f"alerts/p")
+            taken = {int(name.split("/p")[1].split("of")[0]) for name in self.book.live("alerts/p")
                      if name.endswith(f"of{n}")}
         except OperationalError as exc:
             log.warning("lease table unreadable (%s)", exc.orig)
@@ -349,6 +393,10 @@ class AlertsService:
             log.info("engine %s took partition %d of %d (lease %s token %d): rebuilding", self.engine_id, take, n,
                      name, lease.token)
             try:
+                self._refresh_registry()  # the delta since the standby loaded it
+            except OperationalError as exc:
+                log.warning("registry unreadable (%s): partition %d starts on the one loaded before", exc.orig, take)
+            try:
                 part = Part(self, take, n, name)
                 self.parts[take] = part
                 part.start()
@@ -360,8 +408,30 @@ class AlertsService:
             log.info("engine %s active on partition %d of %d after %.2f s", self.engine_id, take, n,
                      time.monotonic() - t0)
 
+    def _refresh_registry(self, force: bool = False) -> None:
+        """Load the whole registry again if an import changed it (PostgreSQL: parts are built over it)."""
+        assert self.reader is not None
+        if not force and self.snapshot is not None:
+            with self.reader.session() as s:
+                if registry_revision(s) == self.snapshot.revision:
+                    return
+        self.snapshot = load_snapshot(self.reader)
+        if self.acfg.partitions > 1:
+            self.places = partition.place_partitions(self.snapshot, self.acfg.partitions)
+
+    def _warm(self) -> None:
+        """Load, before holding any lease, what taking a partition over would otherwise wait for."""
+        t0 = time.monotonic()
+        self._refresh_registry(force=True)
+        assert self.reader is not None and self.snapshot is not None
+        # the notifier's module and its channels' plugins load once per process; never started, it sends nothing
+        self.notifier_factory(self.reader, self.clock).close()
+        log.info("engine %s warm after %.2f s (registry revision %d, %d devices)", self.engine_id,
+                 time.monotonic() - t0, self.snapshot.revision, len(self.snapshot.devices))
+
     def _role(self) -> dict[str, object]:
         n = self.acfg.partitions
+        self.metrics.role(set(self.parts), n)
         held = ",".join(str(k) for k in sorted(self.parts)) or "-"
         return {"engine": self.engine_id, "role": "active" if self.parts else "standby",
                 "partitions": f"{held} of {n}"}
@@ -378,20 +448,30 @@ class AlertsService:
         else:
             log.info("alerts engine %s starting with %d partition(s); standing by until it holds a lease",
                      self.engine_id, self.acfg.partitions)
+            self._warm()
             keeper = threading.Thread(target=self._keep_leases, name="alerts-leases", daemon=True)
             keeper.start()
         next_tick = time.monotonic()
         next_balance = time.monotonic()
         next_save = self.clock.now_ms() + ROUTINE_SAVE_MS
+        next_registry = time.monotonic() + REGISTRY_CHECK_S
         # beats from this loop (at least every tick): a hung or stopped engine stops beating (shouwang watchdog)
         self.heartbeat = Heartbeat(self.cfg.state_path, "alerts")
         try:
             while not self.stop_event.is_set():
                 if self.book is not None and time.monotonic() >= next_balance:
-                    next_balance = time.monotonic() + self.acfg.lease_renew_s
                     self._rebalance()
+                    # a standby tries the lease 4 times a second: it takes over within 0.25 s of the expiry
+                    next_balance = time.monotonic() + (self.acfg.lease_renew_s if self.parts else
+                                                       min(self.acfg.lease_renew_s, STANDBY_TRY_S))
                     if self.parts and all(p.consumer.ready.is_set() for p in self.parts.values()):
                         self.ready.set()
+                if self.book is not None and time.monotonic() >= next_registry:
+                    next_registry = time.monotonic() + REGISTRY_CHECK_S
+                    try:
+                        self._refresh_registry()  # stay warm: a takeover then loads no registry
+                    except OperationalError as exc:
+                        log.warning("registry unreadable (%s); next check retries", exc.orig)
                 timeout = max(0.0, min(next_tick, next_balance if self.book else next_tick) - time.monotonic())
                 try:
                     part, delivery = self.q.get(timeout=timeout)
@@ -400,6 +480,9 @@ class AlertsService:
                 if delivery is not None and self.parts.get(part.k) is part:
                     if not part.valid():
                         self._lost(part, "lease expired")
+                        continue
+                    if not part.takes(delivery.message.topic):
+                        part.consumer.ack([delivery])  # another partition's gateway's presence: its session has it
                         continue
                     try:
                         self._handle(part, delivery.message)
@@ -451,6 +534,8 @@ class AlertsService:
         self.influx.close()
         if self.book is not None:
             self.book.close()
+        if self.reader is not None:
+            self.reader.close()
         if self._lock_file is not None:
             self._lock_file.close()
 

@@ -10,6 +10,8 @@ For every recipient of a Notification:
 Every attempt is stored (delivery_attempt) before the delivery's final status (sent, partial,
 failed, digested), so "was the family told?" has an answer that survives restarts: queued
 and held deliveries are picked up again when the notifier starts.
+With partitioned alerts engines (alerts/partition.py) each engine's notifier is given the deliveries it owns
+(serve_only): it resumes and digests only those, so no contact hears of one delivery twice.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from notify.records import (
     REFUSED,
     SENT,
     Attempt,
+    PendingDelivery,
     channel_history,
     pending,
     record_attempts,
@@ -82,7 +85,10 @@ class ChannelNotifier(NotifierBase):
     """Delivers notifications through Apprise with retries, quiet hours and digests."""
 
     def __init__(self, db: Database, cfg: NotifySettings, clock: Clock | None = None, *, sender: Sender | None = None,
-                 registry: Callable[[], RegistrySnapshot] | None = None, resume: bool = True) -> None:
+                 registry: Callable[[], RegistrySnapshot] | None = None, resume: bool = True,
+                 start: bool = True) -> None:
+        """start=False: build it (channels loaded) but send nothing and resume nothing until start() -- a standby
+        alerts engine's notifier, started once the engine holds its lease."""
         super().__init__(db, cfg.alerts.timezone)
         self.cfg = cfg
         self.ncfg = cfg.notify
@@ -110,9 +116,20 @@ class ChannelNotifier(NotifierBase):
         self._next_digest_check = 0
         self._stop = threading.Event()
         self.errors = 0
+        self._owns: Callable[[str, str], bool] | None = None
+        self._resume_at_start = resume
         self._thread = threading.Thread(target=self._run, name="notify-timer", daemon=True)
+        self._started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the retry and digest timers and resume what an earlier run left queued (once)."""
+        if self._started:
+            return
+        self._started = True
         self._thread.start()
-        if resume:
+        if self._resume_at_start:
             self._resume()
 
     # --- wiring ---------------------------------------------------------------------------
@@ -120,6 +137,22 @@ class ChannelNotifier(NotifierBase):
     def bind_registry(self, fn: Callable[[], RegistrySnapshot]) -> None:
         """Use the engine's live registry snapshot (instead of loading one from the store)."""
         self._registry_fn = fn
+
+    def serve_only(self, owns: Callable[[str, str], bool]) -> None:
+        """Resume and digest only deliveries for which owns(alert's place, event) is true (set before start())."""
+        self._owns = owns
+
+    def _mine(self, deliveries: list[PendingDelivery]) -> list[PendingDelivery]:
+        """The deliveries this notifier answers for (all of them unless serve_only was given)."""
+        if self._owns is None or not deliveries:
+            return deliveries
+        places: dict[int, str] = {}
+        for alert_id in {d.alert_id for d in deliveries}:
+            try:
+                places[alert_id] = self.store.get(alert_id).place
+            except AlertNotFound:
+                places[alert_id] = ""
+        return [d for d in deliveries if self._owns(places[d.alert_id], d.event)]
 
     def registry(self) -> RegistrySnapshot:
         if self._registry_fn is not None:
@@ -271,7 +304,7 @@ class ChannelNotifier(NotifierBase):
         return len(due)
 
     def _digests(self, now: int) -> list[_Job]:
-        held = pending(self.db, (HELD,))
+        held = self._mine(pending(self.db, (HELD,)))
         if not held:
             return []
         reg = self.registry()
@@ -313,7 +346,7 @@ class ChannelNotifier(NotifierBase):
 
     def _resume(self) -> None:
         """Queued deliveries from before a restart are sent again (their attempts are counted)."""
-        queued = pending(self.db, (QUEUED,))
+        queued = self._mine(pending(self.db, (QUEUED,)))
         if not queued:
             return
         contacts = {c.code: c for cs in self.registry().contacts.values() for c in cs}
@@ -339,6 +372,7 @@ class ChannelNotifier(NotifierBase):
     def close(self) -> None:
         """Stop timers and wait for running sends; queued work stays in the store for the next start."""
         self._stop.set()
-        self._thread.join(5)
+        if self._started:
+            self._thread.join(5)
         self._pool.shutdown(wait=True, cancel_futures=True)
 

@@ -86,6 +86,6 @@ def alerts_notifier(cfg: Config) -> NotifierFactory:
     def make(db: Database, clock: Clock) -> ServiceNotifier:
         from notify.dispatch import ChannelNotifier  # Apprise and its plugins load only for the engine
 
-        return ChannelNotifier(db, cfg, clock)
+        return ChannelNotifier(db, cfg, clock, start=False)  # the service starts it once it may act
 
     return make

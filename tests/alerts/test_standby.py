@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,11 +25,13 @@ from alerts.types import Rule
 from broker_config import add_gateway
 from ground.heartbeat import read_beats
 from registry.csvio import COLUMNS, import_rows
+from shouwang.procs import free_port
 from storage.sql import Database
 from tests.conftest import Services, now_ms
 from tests.helpers import MqttPeer, wait_for
 from wire import Message, encode
-from wire.models import Channel, Kind
+from wire.models import Channel, Kind, encode_state
+from wire.topics import state_topic
 
 
 def registry_csv(households: int, button_gw: str | Iterable[str], meter_gw: str, uid: str) -> str:
@@ -65,15 +68,18 @@ class EngineProc:
 
     def __init__(self, name: str, root: Path, broker_port: int, service_port: int, influx_port: int, db_url: str,
                  client_id: str, *, partitions: int = 1, ttl_s: float = 5.0, renew_s: float = 1.0,
-                 escalate_after_min: tuple[float, float] | None = None) -> None:
+                 escalate_after_min: tuple[float, float] | None = None, metrics_port: int = 0,
+                 source: Path | None = None) -> None:
+        """source: run the engine from another checkout of the project (a benchmark's baseline)."""
         self.name = name
+        self.source = source
         self.state = root / name
         self.state.mkdir(parents=True, exist_ok=True)
         self.log_file = root / f"{name}.log"
         lines = [f'state_dir = "{self.state}"', "[broker]", f"port = {broker_port}", f"service_port = {service_port}",
                  "[influx]", f"port = {influx_port}", "[alerts]", f'database_url = "{db_url}"',
                  f'client_id = "{client_id}"', "tick_s = 0.2", f"partitions = {partitions}",
-                 f"lease_ttl_s = {ttl_s}", f"lease_renew_s = {renew_s}"]
+                 f"lease_ttl_s = {ttl_s}", f"lease_renew_s = {renew_s}", f"metrics_port = {metrics_port}"]
         if escalate_after_min is not None:
             a, b = escalate_after_min
             lines += ["[alerts.escalation]",
@@ -88,7 +94,7 @@ class EngineProc:
         env["PYTHONFAULTHANDLER"] = "1"  # a SIGABRT (a hung engine) dumps every thread's stack into its log
         self.out = open(self.log_file, "ab")  # noqa: SIM115 -- the child writes into it for its life
         self.proc = subprocess.Popen([sys.executable, "-m", "shouwang", "--config", str(self.config), "alerts", "run"],
-                                     stdout=self.out, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.out, stderr=subprocess.STDOUT, env=env, cwd=self.source)
         return self
 
     def log(self, since: int = 0) -> str:
@@ -201,13 +207,13 @@ class AlertWatch:
         while not self.stop_event.wait(0.05):
             t = time.time()
             for a in self.store.all():
-                if a.rule is Rule.CALL_BUTTON:
+                if a.rule is Rule.CALL_BUTTON and a.subject.startswith("hh-"):  # (not an unregistered button's)
                     self.seen.setdefault(int(a.subject.split("-")[1]), t)
 
     def per_household(self) -> dict[int, int]:
         out: dict[int, int] = {}
         for a in self.store.all():
-            if a.rule is Rule.CALL_BUTTON:
+            if a.rule is Rule.CALL_BUTTON and a.subject.startswith("hh-"):
                 i = int(a.subject.split("-")[1])
                 out[i] = out.get(i, 0) + 1
         return out
@@ -393,5 +399,64 @@ def test_three_partitioned_engines_one_dies_its_partitions_move_and_every_press_
         for p in peers.values():
             p.stop()
         gw_b.stop()
+        for e in engines:
+            e.stop()
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {name: float(value) for name, value in
+            (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("alerts_") and " " in line)}
+
+
+def test_partitioned_engines_consume_a_gateway_the_registry_does_not_name_and_say_what_they_hold(
+        services: Services, postgres, tmp_path: Path, uid: str) -> None:
+    """A gateway with a broker account but no device in the registry announces its presence; the engine holding its
+    partition subscribes to it, and a press through it is alerted once (without a location). Each engine's
+    /metrics says it is active and which partition it holds."""
+    n = 2
+    stray = next(f"gw-stray{i}" for i in range(100) if partition.partition_of(f"gw-stray{i}", n) == 1)
+    password = add_gateway(services.cfg.state_path / "broker", stray)[1]
+    os.kill(services.broker.pid, signal.SIGHUP)
+    url = _setup(services, postgres, tmp_path, uid, 4)
+    ports = [free_port(), free_port()]
+    engines = [_engine(f"engine-{x}", services, tmp_path, url, uid, partitions=n, metrics_port=p)
+               for x, p in zip("ab", ports, strict=True)]
+    peer = wait_for(lambda: _connected(MqttPeer(services.port, stray, password)), 10, what=f"{stray} in")
+    gw_a = services.gateway("gw-a")
+    watch = AlertWatch(url)
+    try:
+        for e in engines:
+            e.start()
+        wait_for(lambda: sorted(len(e.partitions()) for e in engines) == [1, 1], 120, what="one partition each")
+        [owner] = [e for e in engines if e.partitions() == {1}]
+        for e, port in zip(engines, ports, strict=True):
+            [k] = e.partitions()
+            m = wait_for(lambda port=port: _metrics(port), 10, what=f"{e.name}'s metrics")
+            assert m["alerts_engine_active"] == 1 and m["alerts_partitions"] == n
+            assert m[f'alerts_partition_held{{partition="{k}"}}'] == 1
+            assert m[f'alerts_partition_held{{partition="{1 - k}"}}'] == 0
+        peer.wait_acked([peer.publish(state_topic(stray), encode_state(True), retain=True)])
+        wait_for(lambda: f"gateway {stray}, not in the registry, announced itself" in owner.log(), 20,
+                 what="the stray gateway's partition taking it")
+        mark = owner.log().index("announced itself")
+        wait_for(lambda: "subscribed to" in owner.log()[mark:], 20, what="the stray gateway subscribed")
+        ts = now_ms()
+        topic, body = encode(Message(stray, f"btn-stray-{uid}", Channel.EVENT, Kind.CALL_BUTTON, ts, 1,
+                                     {"action": "press"}))
+        peer.wait_acked([peer.publish(topic, body)])
+        topic, body = encode(Message("gw-a", f"btn-00000-{uid}", Channel.EVENT, Kind.CALL_BUTTON, ts, 1,
+                                     {"action": "press"}))
+        gw_a.wait_acked([gw_a.publish(topic, body)])
+        wait_for(lambda: len(watch.store.all()) >= 2, 30, what="both presses alerted")
+        time.sleep(1.0)  # the other engine, had it heard the stray press, would have raised it by now
+        subjects = sorted(a.subject for a in watch.store.all() if a.rule is Rule.CALL_BUTTON)
+        assert subjects == sorted([f"device:btn-stray-{uid}", "hh-00000"])
+    finally:
+        watch.close()
+        peer.publish(state_topic(stray), b"", retain=True)  # no retained presence left for later tests
+        peer.stop()
+        gw_a.stop()
         for e in engines:
             e.stop()
