@@ -1,4 +1,5 @@
-"""Write mosquitto.conf, the ACLs and the password files under <state>/broker/."""
+"""Write mosquitto.conf, the ACLs and the password files under <state>/broker/ (and with broker.kind = "nats" the
+cluster's node configs under <state>/broker/nats/, broker_config/nats.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from broker_config.accounts import Account, account_password, gateway_acl_text, service_acl_text
 from broker_config.credentials import ensure_users
+from broker_config.nats import write_nats_files
 from broker_config.settings import BrokerSettings
 from broker_config.tls import ensure_pilot_ca
 from ground.errors import ConfigError
@@ -104,4 +106,6 @@ def write_broker_files(cfg: BrokerSettings) -> BrokerFiles:
         path.write_text(text)
         path.chmod(0o600)
     files.conf.write_text(conf_text(cfg, files, tls))  # type: ignore[arg-type]
+    if cfg.broker.kind == "nats":  # the cluster's node configs too (docs/cluster.md), beside Mosquitto's
+        write_nats_files(cfg)
     return files

@@ -6,9 +6,14 @@ import os
 import signal
 from pathlib import Path
 
+from broker_config.nats import reload_nats_nodes
+
 
 def reload_running_broker(broker_dir: Path) -> bool:
-    """SIGHUP the broker started by `shouwang up` (pid in <broker_dir>/mosquitto.pid); False if none runs."""
+    """SIGHUP the broker started by `shouwang up` (pid in <broker_dir>/mosquitto.pid), or the NATS nodes of this
+    state dir after rewriting their users (broker_config.nats); False if none runs."""
+    if reload_nats_nodes(broker_dir):
+        return True
     try:
         pid = int((broker_dir / "mosquitto.pid").read_text())
         with open(f"/proc/{pid}/cmdline", "rb") as fh:

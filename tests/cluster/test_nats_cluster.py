@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks.clusterrig import IngestWorkers, Load, sim_target, stored
-from broker_config import Account, service_credentials
+from broker_config import Account, add_gateway, reload_running_broker, service_credentials
 from tests.cluster.conftest import ClusterRig
 from tests.helpers import wait_for
 from wire import Message, encode
@@ -82,6 +82,17 @@ def test_only_known_accounts_log_in(rig: ClusterRig) -> None:
     assert not _connack(rig, "cgw-a", rig.passwords["cgw-a"])[0].is_failure
     for user, pw in (("cgw-a", "wrong"), ("svc_ingest", "wrong"), ("cgw-a", rig.passwords["cgw-b"]), (None, None)):
         assert _connack(rig, user, pw)[0].is_failure, user
+
+
+def test_a_gateway_added_while_the_cluster_runs_can_log_in(rig: ClusterRig, uid: str) -> None:
+    gw = f"cgw-new-{uid[:6]}"
+    _, password = add_gateway(rig.cfg.state_path / "broker", gw)
+    assert _connack(rig, gw, password)[0].is_failure  # not yet in the nodes' users
+    assert reload_running_broker(rig.cfg.state_path / "broker")  # what `shouwang broker add-gateway` calls
+    wait_for(lambda: not _connack(rig, gw, password)[0].is_failure, 10, what="the new gateway accepted")
+    assert _connack(rig, "cgw-a", rig.passwords["cgw-a"])[0].is_failure is False  # the others still are
+    assert _connack(rig, *service_credentials(rig.cfg, Account.SIM))[0].is_failure is False
+    assert _connack(rig, "svc_ingest", "wrong")[0].is_failure
 
 
 def test_kill_the_gateways_node_then_an_ingest_worker_under_load_loses_nothing(rig: ClusterRig, uid: str) -> None:
