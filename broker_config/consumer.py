@@ -149,10 +149,15 @@ class Subscriber:
         self._connected = True
         log.info("%s connected to broker %s:%d (session present: %s)", self.client_id, self.host, self.port,
                  flags.session_present)
+        self.subscribe_topics([self.subscription])
+
+    def subscribe_topics(self, topics: list[str]) -> None:
+        """Subscribe to topics with our options: MQTT v5 SubscribeOptions, or on MQTT 3.1.1 (a NATS cluster)
+        only their QoS (3.1.1 has no noLocal or retainAsPublished; paho wants (topic, qos) there)."""
         if self.v5:
-            client.subscribe(self.subscription, options=self.options)
-        else:  # MQTT 3.1.1 (NATS): no subscription options (noLocal, retainAsPublished), only the QoS
-            client.subscribe(self.subscription, qos=self.options.QoS)
+            self.client.subscribe([(t, self.options) for t in topics])
+        else:
+            self.client.subscribe([(t, self.options.QoS) for t in topics])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
         refused = [rc for rc in reason_codes if rc.is_failure]

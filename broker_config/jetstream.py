@@ -26,6 +26,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import nats
 from nats.errors import Error as NatsError
@@ -72,8 +73,6 @@ async def _ensure_consumer(js, max_pending: int, ack_wait_s: float) -> None:
 
 def _mqtt_streams_init(cfg: BrokerSettings, account: Account) -> None:
     """NATS creates its MQTT streams at the first MQTT connection of the account: make one (clean session)."""
-    from urllib.parse import urlsplit
-
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -139,8 +138,8 @@ class JetStreamConsumer:
         self.cfg = cfg
         self.account = account
         self.subscription = f"{MQTT_STREAM} > {INGEST_CONSUMER}"
-        urls = cfg.broker.native_urls()
-        self.host, self.port = urls[0], 0
+        first = urlsplit(cfg.broker.native_urls()[0])
+        self.host, self.port = first.hostname or "127.0.0.1", first.port or 4222  # for the log line of ingest
         self.ready = threading.Event()
         self._handle = on_message
         self.max_pending = max_pending
