@@ -156,8 +156,10 @@ class JetStreamConsumer:
 
     @property
     def connected(self) -> bool:
+        """Connected and pulling: False once the consumer's thread has ended (a bug in a handler ends it, with
+        its traceback in the log), so ingest's `connected` gauge and heartbeat show it."""
         nc = self._nc
-        return bool(nc is not None and nc.is_connected)
+        return bool(nc is not None and nc.is_connected and self._thread is not None and self._thread.is_alive())
 
     @property
     def epoch(self) -> int:
