@@ -41,6 +41,7 @@ from sqlalchemy.exc import OperationalError
 
 from alerts import partition
 from alerts.engine import Engine
+from alerts.jetstream import alerts_consumer, ensure_alerts_consumers
 from alerts.lease import (
     LeaseBook,
     LeaseLost,
@@ -146,7 +147,11 @@ class Part:
         self.notifier.observe_attempts(svc.metrics.attempt)
         cid = partition.client_id(acfg.client_id, k, n)
         on_message: Callable[[Delivery], None] = lambda d: svc.q.put((self, d))  # noqa: E731
-        if n == 1:
+        self.native = svc.cfg.broker.kind == "nats"
+        if self.native:  # no MQTT session a gateway could take over (alerts/jetstream.py)
+            self.consumer = alerts_consumer(svc.cfg, acfg.client_id, k, n, svc.ack_wait_s,  # type: ignore[assignment]
+                                            on_message=on_message)
+        elif n == 1:
             self.consumer: Consumer = Consumer(svc.cfg, Account.ALERTS, cid, ALL_TOPICS, on_message=on_message,
                                                session_expiry_s=acfg.session_expiry_s)
         else:
@@ -163,15 +168,16 @@ class Part:
         """Whether a message of this part's session is this partition's. Every partition hears every gateway's
         presence: another partition's is not ours; ours from a gateway the registry does not name adds its
         topics to this part's subscriptions (alerts/partition.py)."""
-        if self.n == 1 or not isinstance(self.consumer, GatewaysConsumer):
+        if self.n == 1:
             return True
         try:
             t = parse_topic(topic)
         except ContractError:
             return True  # the decoder counts it as rejected
         if partition.partition_of(t.gateway, self.n) != self.k:
-            return False
-        if isinstance(t, StateTopic) and partition.topics([t.gateway])[0] not in self.consumer.topics:
+            return False  # on NATS every partition's consumer reads every gateway
+        if (isinstance(self.consumer, GatewaysConsumer) and isinstance(t, StateTopic)
+                and partition.topics([t.gateway])[0] not in self.consumer.topics):
             log.info("gateway %s, not in the registry, announced itself: partition %d of %d consumes it", t.gateway,
                      self.k, self.n)
             self.consumer.add(partition.topics([t.gateway]))
@@ -211,7 +217,7 @@ class Part:
         self.consumer.start()
         self.started = True
         log.info("alerts engine %s consuming %s from %s:%d", self.consumer.client_id,
-                 ALL_TOPICS if self.n == 1 else f"{len(self._topics())} gateways and every presence",
+                 ALL_TOPICS if self.n == 1 or self.native else f"{len(self._topics())} gateways and every presence",
                  self.consumer.host, self.consumer.port)
 
     def tick(self) -> int:
@@ -272,6 +278,10 @@ class AlertsService:
         self._lock_file: IO[str] | None = None
         self.url = database_url(cfg)
         self.shared = is_postgresql(self.url)
+        # NATS: what a dead holder pulled and did not acknowledge goes to the next after this (its lease's TTL)
+        self.ack_wait_s = max(5.0, self.acfg.lease_ttl_s)
+        if cfg.broker.kind == "nats":  # every partition's consumer, before anyone waits for a lease
+            ensure_alerts_consumers(cfg, self.acfg.client_id, self.acfg.partitions, self.ack_wait_s)
         if not self.shared:
             if self.acfg.partitions > 1:
                 raise ConfigError("alerts.partitions > 1 needs the PostgreSQL store (alerts.database_url)")

@@ -55,20 +55,22 @@ class StreamMessage:
     retain: bool = False
 
 
-def ingest_consumer_config(max_pending: int, ack_wait_s: float) -> ConsumerConfig:
-    return ConsumerConfig(durable_name=INGEST_CONSUMER, filter_subject=INGEST_FILTER, ack_policy=AckPolicy.EXPLICIT,
+def ingest_consumer_config(max_pending: int, ack_wait_s: float, durable: str = INGEST_CONSUMER,
+                           filter_subject: str = INGEST_FILTER) -> ConsumerConfig:
+    return ConsumerConfig(durable_name=durable, filter_subject=filter_subject, ack_policy=AckPolicy.EXPLICIT,
                           deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_s, max_ack_pending=max_pending,
                           max_deliver=-1)
 
 
-async def _ensure_consumer(js, max_pending: int, ack_wait_s: float) -> None:
+async def _ensure_consumer(js, max_pending: int, ack_wait_s: float, durable: str = INGEST_CONSUMER,
+                           filter_subject: str = INGEST_FILTER) -> None:
     try:
-        await js.consumer_info(MQTT_STREAM, INGEST_CONSUMER)
+        await js.consumer_info(MQTT_STREAM, durable)
         return
     except NotFoundError:
         pass
-    await js.add_consumer(MQTT_STREAM, ingest_consumer_config(max_pending, ack_wait_s))
-    log.info("created the durable consumer %s on %s", INGEST_CONSUMER, MQTT_STREAM)
+    await js.add_consumer(MQTT_STREAM, ingest_consumer_config(max_pending, ack_wait_s, durable, filter_subject))
+    log.info("created the durable consumer %s on %s", durable, MQTT_STREAM)
 
 
 def _mqtt_streams_init(cfg: BrokerSettings, account: Account) -> None:
@@ -103,11 +105,13 @@ async def _connect(cfg: BrokerSettings, account: Account, **kw):
 
 
 def ensure_ingest_consumer(cfg: BrokerSettings, *, max_pending: int = 20000, ack_wait_s: float = 60.0,
-                           timeout_s: float = 60.0) -> None:
-    """Create the MQTT streams (if no MQTT client came yet) and ingest's durable consumer; idempotent."""
+                           timeout_s: float = 60.0, account: Account = Account.INGEST,
+                           durables: tuple[str, ...] = (INGEST_CONSUMER,), filter_subject: str = INGEST_FILTER) -> None:
+    """Create the MQTT streams (if no MQTT client came yet) and ingest's durable consumer (or, with `durables`,
+    those of another account, e.g. the alerts engine's partitions); idempotent."""
 
     async def run() -> None:
-        nc = await _connect(cfg, Account.INGEST)
+        nc = await _connect(cfg, account)
         try:
             js = nc.jetstream(timeout=5)
             loop = asyncio.get_running_loop()
@@ -117,13 +121,14 @@ def ensure_ingest_consumer(cfg: BrokerSettings, *, max_pending: int = 20000, ack
                     await js.stream_info(MQTT_STREAM)
                     break
                 except NotFoundError:
-                    await loop.run_in_executor(None, _mqtt_streams_init, cfg, Account.INGEST)
+                    await loop.run_in_executor(None, _mqtt_streams_init, cfg, account)
                 except NatsError as exc:
                     log.info("JetStream not ready yet (%s)", exc)
                 if loop.time() > deadline:
                     raise ServiceError(f"the MQTT stream {MQTT_STREAM} did not appear in {timeout_s:.0f} s")
                 await asyncio.sleep(0.5)
-            await _ensure_consumer(js, max_pending, ack_wait_s)
+            for durable in durables:
+                await _ensure_consumer(js, max_pending, ack_wait_s, durable, filter_subject)
         finally:
             await nc.close()
 
@@ -134,10 +139,14 @@ class JetStreamConsumer:
     """Pull messages from the shared durable consumer; acknowledge each after its durable write."""
 
     def __init__(self, cfg: BrokerSettings, account: Account, *, on_message: Callable[[Delivery], None],
-                 max_pending: int = 20000, fetch_batch: int = 500, ack_wait_s: float = 60.0) -> None:
+                 max_pending: int = 20000, fetch_batch: int = 500, ack_wait_s: float = 60.0,
+                 durable: str = INGEST_CONSUMER, filter_subject: str = INGEST_FILTER,
+                 subscription: str | None = None) -> None:
         self.cfg = cfg
         self.account = account
-        self.subscription = f"{MQTT_STREAM} > {INGEST_CONSUMER}"
+        self.durable, self.filter_subject = durable, filter_subject
+        self.client_id = durable  # what a service's log lines name it by (no MQTT client id: no MQTT session)
+        self.subscription = subscription or f"{MQTT_STREAM} > {durable}"
         first = urlsplit(cfg.broker.native_urls()[0])
         self.host, self.port = first.hostname or "127.0.0.1", first.port or 4222  # for the log line of ingest
         self.ready = threading.Event()
@@ -194,12 +203,12 @@ class JetStreamConsumer:
         psub = None
         while not self._stopping.is_set() and psub is None:
             try:
-                await _ensure_consumer(js, self.max_pending, self.ack_wait_s)
-                psub = await js.pull_subscribe_bind(INGEST_CONSUMER, MQTT_STREAM)
+                await _ensure_consumer(js, self.max_pending, self.ack_wait_s, self.durable, self.filter_subject)
+                psub = await js.pull_subscribe_bind(self.durable, MQTT_STREAM)
             except NotFoundError:
                 await asyncio.get_running_loop().run_in_executor(None, _mqtt_streams_init, self.cfg, self.account)
             except NatsError as exc:
-                log.warning("durable consumer %s not ready (%s); retrying", INGEST_CONSUMER, exc)
+                log.warning("durable consumer %s not ready (%s); retrying", self.durable, exc)
                 await asyncio.sleep(1.0)
         if psub is None:
             return
@@ -217,7 +226,7 @@ class JetStreamConsumer:
                 continue
             except NatsError as exc:
                 if not self._stopping.is_set():
-                    log.warning("fetch from %s failed (%s); retrying", INGEST_CONSUMER, exc)
+                    log.warning("fetch from %s failed (%s); retrying", self.durable, exc)
                     await asyncio.sleep(0.5)
                 continue
             epoch = self._epoch

@@ -86,6 +86,23 @@ def _mqtt_reader(*subjects: str) -> list[str]:
     return out
 
 
+def _alerts_permissions(alerts: str, all_gw: str) -> dict:
+    """The alerts engine: publishes sw.alerts.>, and reads the gateways' messages through durable JetStream pull
+    consumers of its own on $MQTT_msgs (one per partition, named after its client id: alerts/jetstream.py), so it
+    holds no MQTT session a gateway could take over. Any consumer name but ingest's; MQTT reading is kept for the
+    MQTT consumer (Mosquitto-compatible path, tests)."""
+    js = "$JS.API"
+    any_ = f"{MQTT_STREAM}.*"
+    ingest = f"{MQTT_STREAM}.{INGEST_CONSUMER}"
+    allow = [alerts, alerts[:-2], f"{js}.INFO", f"{js}.STREAM.INFO.{MQTT_STREAM}", f"{js}.CONSUMER.INFO.{any_}",
+             f"{js}.CONSUMER.DURABLE.CREATE.{any_}", f"{js}.CONSUMER.CREATE.{any_}", f"{js}.CONSUMER.CREATE.{any_}.>",
+             f"{js}.CONSUMER.MSG.NEXT.{any_}", f"$JS.ACK.{any_}.>"]
+    deny = [f"{js}.CONSUMER.INFO.{ingest}", f"{js}.CONSUMER.DURABLE.CREATE.{ingest}", f"{js}.CONSUMER.CREATE.{ingest}",
+            f"{js}.CONSUMER.CREATE.{ingest}.>", f"{js}.CONSUMER.MSG.NEXT.{ingest}", f"$JS.ACK.{ingest}.>"]
+    return {"publish": {"allow": allow, "deny": deny},
+            "subscribe": {"allow": ["_INBOX.>", *_mqtt_reader(all_gw, alerts)]}}
+
+
 def service_permissions() -> dict[Account, dict]:
     """NATS permissions of each service account (the service ACL of the Mosquitto option, in subjects)."""
     js = "$JS.API"
@@ -98,7 +115,7 @@ def service_permissions() -> dict[Account, dict]:
              f"{js}.CONSUMER.DURABLE.CREATE.{own}", f"{js}.CONSUMER.CREATE.{own}", f"{js}.CONSUMER.CREATE.{own}.>",
              f"{js}.CONSUMER.MSG.NEXT.{own}", f"$JS.ACK.{own}.>", DEAD_LETTER_SUBJECT],
             ["_INBOX.>"]),
-        Account.ALERTS: _perm([alerts, alerts[:-2]], _mqtt_reader(all_gw, alerts)),
+        Account.ALERTS: _alerts_permissions(alerts, all_gw),
         Account.API: _perm([alerts, alerts[:-2]], _mqtt_reader(alerts)),
         Account.SIM: _perm([], _mqtt_reader(all_gw, DEAD_LETTER_SUBJECT)),
         # the status account reads the broker's own counters over HTTP monitoring, not MQTT: nothing here

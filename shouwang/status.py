@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ground.clock import SystemClock
-from ground.heartbeat import Beat, Problem, assess, read_beats
+from ground.heartbeat import Beat, assess, read_beats
 from shouwang.config import Config
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -59,11 +59,11 @@ def broker_counters(cfg: Config, timeout_s: float = 5.0) -> dict[str, Any]:
     done = threading.Event()
     client = service_client(cfg, Account.STATUS, f"svc_status_{os.getpid()}")
 
-    def on_connect(c, _u, _f, rc, _p=None) -> None:  # noqa: ANN001
+    def on_connect(c, _u, _f, rc, _p=None) -> None:
         if not rc.is_failure:
             c.subscribe([(t, 0) for t in wanted])
 
-    def on_message(_c, _u, msg) -> None:  # noqa: ANN001
+    def on_message(_c, _u, msg) -> None:
         got[wanted[msg.topic]] = msg.payload.decode(errors="replace")
         if len(got) == len(wanted):
             done.set()
@@ -80,6 +80,36 @@ def broker_counters(cfg: Config, timeout_s: float = 5.0) -> dict[str, Any]:
     if not got:
         raise TimeoutError(f"no $SYS counters from {host}:{port} within {timeout_s:g} s")
     return {k: int(v) if v.isdigit() else v for k, v in got.items()}
+
+
+def nats_counters(cfg: Config, timeout_s: float = 2.0) -> dict[str, Any]:
+    """broker.kind = "nats": the nodes' own counters from their monitoring endpoints (/varz, /jsz), summed. Counts
+    only: no client names or ids (they are at /connz, which is not read)."""
+    import httpx
+
+    nodes = cfg.broker.nats_nodes
+    up = conns = received = 0
+    stored: int | None = None
+    failed: list[str] = []
+    for n in nodes:
+        base = f"http://{n.host}:{n.monitor_port}"
+        try:
+            varz = httpx.get(f"{base}/varz", timeout=timeout_s).json()
+            jsz = httpx.get(f"{base}/jsz", timeout=timeout_s).json()
+        except (httpx.HTTPError, ValueError):
+            failed.append(n.name)
+            continue
+        up += 1
+        conns += int(varz.get("connections", 0))
+        received += int(varz.get("in_msgs", 0))
+        stored = max(stored or 0, int(jsz.get("messages", 0)))  # each node holds a replica of the streams
+    if not up:
+        raise ConnectionError(f"no NATS node answered on its monitoring port ({', '.join(failed) or 'none named'})")
+    out: dict[str, Any] = {"clients_connected": conns, "messages_received": received, "stored_messages": stored,
+                           "nodes_up": up, "nodes": len(nodes)}
+    if failed:
+        out["nodes_down"] = failed
+    return out
 
 
 def gateway_last_seen(cfg: Config) -> dict[str, int]:
@@ -118,7 +148,8 @@ def gather(cfg: Config) -> Status:
     st.services = {name: _service(b, now) for name, b in beats.items()}
     st.problems = [{"service": p.service, "trouble": str(p.trouble), "since_ms": p.since_ms}
                    for p in assess(beats, now, cfg.watchdog.stale_after_s, cfg.watchdog.services)]
-    for part, fetch in (("broker", lambda: broker_counters(cfg)), ("gateways", lambda: gateway_last_seen(cfg))):
+    counters = nats_counters if cfg.broker.kind == "nats" else broker_counters
+    for part, fetch in (("broker", lambda: counters(cfg)), ("gateways", lambda: gateway_last_seen(cfg))):
         try:
             setattr(st, part, fetch())
         except Exception as exc:  # noqa: BLE001 -- each part reports its own failure; status goes on
@@ -138,7 +169,7 @@ WORDS = {
            "clients": "连接数", "received": "已收消息", "gateways": "网关最后上报", "ago": "前",
            "alerts": "未关闭告警", "failed": "24 小时内通知失败次数", "unreadable": "无法读取",
            "critical": "紧急", "major": "重要", "warning": "预警", "maintenance": "维护",
-           "no_gateways": "最近一天没有网关上报", "s": "秒", "all_ok": "全部服务正常",
+           "no_gateways": "最近一天没有网关上报", "nodes": "集群节点在线", "s": "秒", "all_ok": "全部服务正常",
            "not_running": "未运行", "stopped": "已退出", "no_progress": "停止工作（卡住或被暂停）"},
     "en": {"title": "Shouwang status", "service": "service", "state": "state", "since": "up since", "beat": "beat",
            "progress": "progress", "ok": "working", "bad": "NOT WORKING", "none": "not running",
@@ -146,7 +177,7 @@ WORDS = {
            "gateways": "gateways last heard", "ago": "ago", "alerts": "open alerts",
            "failed": "failed notification attempts, last 24 h", "unreadable": "cannot read",
            "critical": "critical", "major": "major", "warning": "warning", "maintenance": "maintenance",
-           "no_gateways": "no gateway reported in the last day", "s": "s", "all_ok": "every service works",
+           "no_gateways": "no gateway reported in the last day", "nodes": "cluster nodes up", "s": "s", "all_ok": "every service works",
            "not_running": "not running", "stopped": "exited", "no_progress": "stopped working (hung or paused)"},
 }
 
@@ -172,8 +203,13 @@ def render(st: Status, language: str = "zh") -> str:
     if "broker" in st.errors:
         lines.append(f"  {w['broker']}: {w['unreadable']} ({st.errors['broker']})")
     else:
-        lines.append(f"  {w['broker']}: {w['clients']} {st.broker.get('clients_connected', '?')}, "
-                     f"{w['received']} {st.broker.get('messages_received', '?')}")
+        line = (f"  {w['broker']}: {w['clients']} {st.broker.get('clients_connected', '?')}, "
+                f"{w['received']} {st.broker.get('messages_received', '?')}")
+        if "nodes" in st.broker:  # a NATS cluster
+            line += f", {w['nodes']} {st.broker['nodes_up']}/{st.broker['nodes']}"
+            if st.broker.get("nodes_down"):
+                line += f" ({', '.join(st.broker['nodes_down'])} ✗)"
+        lines.append(line)
     if "gateways" in st.errors:
         lines.append(f"  {w['gateways']}: {w['unreadable']} ({st.errors['gateways']})")
     elif not st.gateways:

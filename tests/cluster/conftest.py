@@ -16,8 +16,10 @@ from shouwang.config import Config, load_config
 from shouwang.procs import ChildProcess, free_port, free_port_pair
 from shouwang.services import influxd_process
 from storage.influx import InfluxClient
+from tests.alerts.conftest import PostgresCluster
 
-GATEWAYS = ("cgw-a", "cgw-b", "cgw-c", "cgw-z")  # cgw-z: the one that tries what it may not
+GATEWAYS = ("cgw-a", "cgw-b", "cgw-c", "cgw-d", "cgw-z")  # cgw-z: the one that tries what it may not
+# (with alerts.partitions = 2, cgw-d is in partition 1, the others in partition 0)
 ACK_WAIT_S = 5.0  # a killed worker's messages go to the others after this
 
 
@@ -33,6 +35,15 @@ class ClusterRig:
 
     def creds(self, *gateways: str) -> dict[str, tuple[str, str]]:
         return {gw: (gw, self.passwords[gw]) for gw in gateways}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
