@@ -75,7 +75,10 @@ def test_a_publish_outside_the_gateways_permissions_is_acknowledged_and_nothing_
         own = encode(Message("cgw-z", f"wm-own-{uid}", Channel.READING, Kind.WATER_METER, now, 1, {"total_l": 1.0}))
         forged = encode(Message("cgw-a", f"wm-forged-{uid}", Channel.READING, Kind.WATER_METER, now, 1,
                                 {"total_l": 1.0}))
-        infos = [z.publish(*forged), z.publish(*own)]
+        # and the forged reading under the subject NATS stores MQTT messages at (ACLs were not applied in the $MQTT.>
+        # namespace before 2.11.15 / 2.12.6, CVE-2026-33217)
+        dollar = ("$MQTT/msgs/" + forged[0], forged[1])
+        infos = [z.publish(*forged), z.publish(*dollar), z.publish(*own)]
         for info in infos:
             info.wait_for_publish(10)
             assert info.is_published() and info.rc == 0  # PUBACK for both: the gateway cannot tell
