@@ -63,10 +63,21 @@ class AlertsConfig(Section):
     inactivity_hard_cap_h: float = Field(16.0, gt=0, description="no water use this long alarms regardless "
                                                                  "of sleep hours or learned routine")
     routine_min_days: int = Field(7, ge=1, description="days of history before a learned routine is trusted")
-    routine_factor: float = Field(1.25, ge=1, description="learned threshold = factor x the longest recent gap "
-                                                          "at that time of day + margin")
-    routine_margin_min: float = Field(60.0, ge=0)
-    routine_floor_h: float = Field(4.0, gt=0, description="a learned threshold is never below this")
+    routine_false_per_month: float = Field(0.5, gt=0, description="learned limit: the silence (awake hours) a "
+                                                                 "household's own tail of silences runs past this "
+                                                                 "often a month ...")
+    routine_factor: float = Field(1.1, ge=1, description="... or factor x a silence that came on the same weekday "
+                                                         "three weeks running + margin, if longer ...")
+    routine_margin_min: float = Field(30.0, ge=0)
+    routine_floor_h: float = Field(6.0, gt=0, description="... clipped into bounds staff set: never below this "
+                                                          "(tightening; the household's window if lower) ...")
+    routine_evening_share: float = Field(0.9, gt=0, le=1.01, description="a household using water in the 3 h "
+                                                                      "before its bedtime on this share of days: "
+                                                                      "a silence over that whole evening counts "
+                                                                      "its sleep hours too")
+    inactivity_max_h: float | None = Field(None, gt=0, description="... and never above the household's window, "
+                                                                   "or this maximum if staff approved one (for "
+                                                                   "every household)")
     river_hysteresis_m: float = Field(0.10, ge=0, description="a stage clears only below its line minus this")
     river_clear_hold_min: float = Field(30.0, ge=0, description="... for this long")
     river_spike_m: float = Field(0.30, gt=0, description="a jump larger than this needs a second sample to agree")

@@ -1,71 +1,106 @@
-"""A household's water routine, learned with numpy: how long without use is normal at each time of day.
+"""A household's water routine, learned with numpy: how long it goes without water while awake.
 
-Every half hour (a slot), for every household at once, the time since its last water use
-is sampled. Per (household, weekday or weekend, slot) the rule keeps a decaying maximum of
-those gaps: the longest gap seen at that time of day lately (it loses 3 % a day, so a
-one-off long gap fades over a few weeks). The learned threshold is factor x that maximum
-+ margin, never below a floor, and dilated over the two hours before (see threshold_min).
-A maximum, not mean + k x std: gaps since the last use are far from normal (a night-time
-toilet visit or an afternoon nap makes them bimodal), and a mean-and-spread threshold
-alarmed on ordinary mornings in the evaluation.
-Storage: float32 + uint8 [households, 2, 48], about 480 bytes a household.
+Every silence that ends in a use is a sample: its length in awake hours (the registry's sleep hours not
+counted), by the weekday it began on. Two things are learned per household, both decaying (1.5 % a day):
+- its own tail of silences (a peaks-over-threshold fit): how often a silence runs past TAIL_FROM_MIN and
+  how far beyond it on average. The learned limit is the silence this household would run past
+  `per_month` times a month if its tail is exponential: a resident who uses water every hour gets a short
+  limit, one who draws a thermos twice a day a long one (both clipped by water.py into the bounds staff
+  set). Many moderate silences estimate it, not the few longest: steadier than a maximum;
+- recurring silences: for each weekday, the longest silence of that day in each of the last three weeks
+  (`recur` [households, 7, 3], minutes). The shortest of the three is a silence that came three weeks
+  running on that weekday - the market every Tuesday morning - and relaxes that weekday only. A one-off
+  outing does not (its weekday's other weeks were shorter).
+Silences that never ended in a use (an emergency, an alert nobody cleared by using water) are never
+samples, nor silences longer than the hard cap or begun in away mode (water.py).
+Storage: 4 x float32 + uint16 [households, 7, 3] + uint8, about 60 bytes a household.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SLOT_MIN = 30
-SLOTS = 24 * 60 // SLOT_MIN
-DECAY_PER_SAMPLE = 0.97  # one sample per slot per day (of its day type)
-SHIFT_SLOTS = 4  # routines drift by up to two hours from day to day
+DECAY_PER_DAY = 0.985
+TAIL_FROM_MIN = 90.0
+EVENING_WEIGHT = 0.1
+RECUR_SHARE = 0.8
 
 
 class Routine:
-    """Per-household decaying maximum of the gap since last use, by day type and slot."""
+    """Per-household tail of awake-hours silences, and the longest silence of each weekday in the last weeks."""
 
     def __init__(self, n: int) -> None:
-        self.peak = np.zeros((n, 2, SLOTS), dtype=np.float32)  # minutes
-        self.count = np.zeros((n, 2, SLOTS), dtype=np.uint8)
+        self.over = np.zeros(n, dtype=np.float32)  # decaying count of silences longer than TAIL_FROM_MIN
+        self.excess = np.zeros(n, dtype=np.float32)  # ... and the sum of their minutes beyond it
+        self.exposure = np.zeros(n, dtype=np.float32)  # decaying count of clean days
+        self.days = np.zeros(n, dtype=np.uint8)  # clean days learned (capped at 255)
+        self.today = np.zeros(n, dtype=np.float32)  # longest silence begun today (minutes awake)
+        self.recur = np.zeros((n, 7, 3), dtype=np.uint16)  # longest silence of the weekday, last 3 weeks
+        self.evening = np.zeros(n, dtype=np.float32)  # share of days with a use in the evening before bed
+        self.evening_today = np.zeros(n, dtype=bool)
 
     @property
     def size(self) -> int:
-        return self.peak.shape[0]
+        return self.over.shape[0]
 
     def take(self, order: np.ndarray) -> Routine:
         """A routine re-indexed by `order` (-1 = a new household with no history)."""
         r = Routine(len(order))
         have = order >= 0
-        r.peak[have], r.count[have] = self.peak[order[have]], self.count[order[have]]
+        for name in ("over", "excess", "exposure", "days", "today", "recur", "evening", "evening_today"):
+            getattr(r, name)[have] = getattr(self, name)[order[have]]
         return r
 
-    def learn_day(self, clean: np.ndarray, daytype: int, gaps: np.ndarray) -> None:
-        """Fold a whole day of gap notes [households, slots] (NaN = none) in at once, for `clean` rows."""
-        have = clean[:, None] & ~np.isnan(gaps)
-        peak = self.peak[:, daytype, :]
-        np.copyto(peak, np.maximum(peak * np.float32(DECAY_PER_SAMPLE), np.nan_to_num(gaps, nan=0.0)), where=have)
-        count = self.count[:, daytype, :]
-        np.copyto(count, np.minimum(count.astype(np.int16) + 1, 255).astype(np.uint8), where=have)
+    def note(self, h: int, weekday: int, minutes: float, today: bool) -> None:
+        """One ordinary silence of household h begun on `weekday`, `minutes` awake; `today`: it began on the
+        current day. A silence as long as last week's longest on the same weekday may be recurring: it is
+        left to `recur`, not the tail (else one weekly outing would relax every day)."""
+        if minutes > TAIL_FROM_MIN and self.recur[h, weekday, 2] < RECUR_SHARE * minutes:
+            self.over[h] += 1
+            self.excess[h] += minutes - TAIL_FROM_MIN
+        if today and minutes > self.today[h]:
+            self.today[h] = minutes
 
-    def threshold_min(self, daytype: int, slot: int, factor: float, margin_min: float, floor_min: float,
-                      min_days: int) -> np.ndarray:
-        """Learned threshold (minutes) at a slot for every household; +inf where history is too short.
+    def end_day(self, clean: np.ndarray, weekday: int) -> None:
+        """A day (of `weekday`) is over: the tail fades; a clean day (water.py) is counted and its longest
+        silence kept for its weekday (a day that was not clean keeps the weeks before)."""
+        for a in (self.over, self.excess, self.exposure):
+            a *= np.float32(DECAY_PER_DAY)
+        self.exposure += clean
+        np.copyto(self.days, np.minimum(self.days.astype(np.int16) + 1, 255).astype(np.uint8), where=clean)
+        rows = np.flatnonzero(clean)
+        w = np.maximum(np.float32(EVENING_WEIGHT), 1 / (self.days[rows].astype(np.float32)))
+        self.evening[rows] += (self.evening_today[rows] - self.evening[rows]) * w
+        self.evening_today[:] = False
+        week = self.recur[rows, weekday]
+        self.recur[rows, weekday] = np.concatenate(
+            [week[:, 1:], np.minimum(self.today[rows], 65535).astype(np.uint16)[:, None]], axis=1)
+        self.today[:] = 0
 
-        Dilated over the previous SHIFT_SLOTS slots: a gap that is normal at 04:30 is normal at
-        05:00 plus half an hour, so a morning that starts an hour late does not alarm.
-        """
-        slots = [(slot - j) % SLOTS for j in range(SHIFT_SLOTS + 1)]
-        lag = np.arange(SHIFT_SLOTS + 1, dtype=np.float32) * SLOT_MIN
-        base = (self.peak[:, daytype, slots] + lag).max(axis=1)
-        thr = np.maximum(base * np.float32(factor) + np.float32(margin_min), np.float32(floor_min))
-        return np.where(self.count[:, daytype, slot] >= min_days, thr, np.float32(np.inf))
+    def learned(self, min_days: int) -> np.ndarray:
+        return self.days >= min_days
+
+    def tail_limit_min(self, per_month: float) -> np.ndarray:
+        """The silence (awake minutes) each household runs past `per_month` times a month by its own tail:
+        silences over TAIL_FROM_MIN come `over / exposure` times a day and run on beyond it for an exponential
+        time of mean `excess / over` (15 min added: a tail seen in few silences is not trusted to be short)."""
+        mean = self.excess / np.maximum(self.over, np.float32(1.0)) + np.float32(15.0)
+        rate = (self.over + np.float32(0.5)) / np.maximum(self.exposure, np.float32(1.0)) * np.float32(30.0)
+        return np.float32(TAIL_FROM_MIN) + mean * np.log(np.maximum(rate / np.float32(per_month), np.float32(1.0)))
+
+    def recurring_min(self, weekday: np.ndarray) -> np.ndarray:
+        """Per household, the silence that came on its weekday (one per row) in each of the last three weeks."""
+        return self.recur[np.arange(self.size), weekday].min(axis=1).astype(np.float32)
 
     def save(self, path: str, codes: list[str]) -> None:
-        np.savez(path, peak=self.peak, count=self.count, codes=np.asarray(codes, dtype=object))
+        np.savez(path, over=self.over, excess=self.excess, exposure=self.exposure, days=self.days, today=self.today,
+                 recur=self.recur, evening=self.evening, codes=np.asarray(codes, dtype=object))
 
     @staticmethod
     def load(path: str) -> tuple[Routine, list[str]]:
+        """A saved routine; a file of an earlier format is refused with KeyError (learned again from scratch)."""
         with np.load(path, allow_pickle=True) as f:
             r = Routine(0)
-            r.peak, r.count = f["peak"], f["count"]
+            r.over, r.excess, r.exposure, r.days = f["over"], f["excess"], f["exposure"], f["days"]
+            r.today, r.recur, r.evening = f["today"], f["recur"], f["evening"]
             return r, [str(c) for c in f["codes"]]

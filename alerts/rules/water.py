@@ -2,14 +2,25 @@
 
 Zero use means the register advanced less than one meter step since the last use.
 A household is alarmed when any of these holds (the first one that does is reported):
-- window: time awake since the last use exceeds its window (6-8 h); the registry's sleep
-  hours do not count, so normal sleep never alarms and a fall at night is caught within the
-  window plus the rest of the sleep period. This alone is the cold-start rule;
-- learned: once 7+ days of routine are known, the gap exceeds what is normal for this
-  household at this time of day (weekday/weekend) - usually much sooner than the window;
+- window: until its routine is learned (cold start), time awake since the last use exceeds its
+  window (6-8 h); the registry's sleep hours do not count, so normal sleep never alarms and a fall
+  at night is caught within the window plus the rest of the sleep period;
+- learned: once `routine_min_days` clean days are known, time awake since the last use exceeds
+  the household's own limit (routine.py: the silence its own tail of silences runs past
+  `routine_false_per_month` times a month, or a silence that came on this weekday three weeks
+  running x `routine_factor` + `routine_margin_min` if longer), clipped into the bounds staff
+  set: never below `routine_floor_h` (6 h), never above the household's window - or the maximum
+  staff approved (`inactivity_max_h`, for every household). What is learned
+  tightens a regular resident's limit and relaxes an irregular or low-use one's, and a recurring
+  outing relaxes its weekday only. A household that uses water in the evening before its bedtime
+  on nearly every day (`routine_evening_share`) and was silent through that whole evening did not
+  go to bed as usual: from its bedtime the sleep hours count as awake;
 - cap: the gap exceeds the hard cap whatever the sleep hours say.
 Away mode (registry `away_until`) suppresses. Each inactivity is one episode (named by
 the time of the last use): raised once, cleared when water is used again.
+Learning never takes in a possible emergency: a silence is learned only when it ends in a use
+(an alert cleared by use was a false alarm), never one longer than the hard cap or begun in away
+mode; a day counts towards `routine_min_days` only without an open alert or away mode.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.rules.base import BaseRule, RuleContext
-from alerts.rules.routine import SLOT_MIN, SLOTS, Routine
+from alerts.rules.routine import Routine
 from alerts.types import Action, Clear, Raise, Rule, Severity
 from registry.model import RegistrySnapshot
 from wire.models import Channel, Kind, Message
@@ -30,6 +41,7 @@ log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 MIN_MS = 60_000
 DEFAULT_STEP_L = 1.0
+EVENING_MIN = 180  # the evening before the registry's bedtime
 REASONS = ("window", "learned", "cap")
 
 
@@ -64,11 +76,12 @@ class WaterRule(BaseRule):
         self.alerted = np.zeros(0, dtype=np.int64)  # last_use value we alerted for (-1 = none)
         self.routine = Routine(0)
         self.away_until_ms = np.zeros(0, dtype=np.int64)
-        self.pending = np.zeros((0, SLOTS), dtype=np.float32)  # today's gaps per slot, learned at day's end
-        self.alerted_today = np.zeros(0, dtype=bool)
-        self._pending_daytype: int | None = None
+        self.limit_ms = np.zeros(0, dtype=np.int64)  # awake-hours limit of the current silence
+        self.learned_now = np.zeros(0, dtype=bool)
+        self.wall_from = np.zeros(0, dtype=np.int64)  # from then the sleep hours count too (no evening use)
+        self.away_today = np.zeros(0, dtype=bool)
+        self._day: int | None = None  # local day number, for the routine's daily step
         self._now = start_ms  # latest time seen (message or tick), for registry changes
-        self._last_slot: int | None = None
         self.registry_changed(ctx.registry())
 
     # --- registry -------------------------------------------------------------------
@@ -86,22 +99,27 @@ class WaterRule(BaseRule):
         was_away = np.zeros(n, dtype=bool)
         was_away[have] = self.away_until_ms[order[have]] > self._now
         self.routine = self.routine.take(order)
-        pending = np.full((n, SLOTS), np.nan, dtype=np.float32)
-        alerted_today = np.zeros(n, dtype=bool)
-        pending[have], alerted_today[have] = self.pending[order[have]], self.alerted_today[order[have]]
-        self.pending, self.alerted_today = pending, alerted_today
+        away_today = np.zeros(n, dtype=bool)
+        away_today[have] = self.away_today[order[have]]
+        self.away_today = away_today
+        self.limit_ms, self.learned_now = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        self.wall_from = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         self.codes, self.hindex = codes, {c: i for i, c in enumerate(codes)}
         self.last_use, self.alerted = last_use, alerted
         hh = [reg.households[c] for c in codes]
         parts = np.array([_sleep_parts(*h.sleep) for h in hh], dtype=np.int64).reshape(n, 4)
         self.sa1, self.sb1, self.sa2, self.sb2 = (parts[:, k] for k in range(4))
         self.sleep_len = (self.sb1 - self.sa1) + (self.sb2 - self.sa2)
+        self.bed = np.array([h.sleep[0] if h.sleep[0] != h.sleep[1] else -1 for h in hh], dtype=np.int64).reshape(n)
         self.window_ms = np.array([h.window_h * 3_600_000 for h in hh], dtype=np.int64)
+        top = self.cfg.inactivity_max_h
+        self.max_ms = np.array([max(top or h.window_h, h.window_h) * 3_600_000 for h in hh], dtype=np.int64)
         self.away_until_ms = np.array([self._away_end(h.away_until) for h in hh], dtype=np.int64)
         # away mode switched off early (the resident is back): the inactivity clock starts now,
         # not at the last use before the trip
         back = was_away & (self.away_until_ms <= self._now)
         self.last_use[back] = np.maximum(self.last_use[back], self._now)
+        self._limits()
         meters = {}
         for d in reg.devices.values():
             if d.kind != "water_meter":
@@ -157,7 +175,10 @@ class WaterRule(BaseRule):
         if h < 0 or used_at <= self.last_use[h]:
             return []
         was_alerted = self.alerted[h] == self.last_use[h]
+        self._learn_silence(h, used_at)
+        self._evening_use(h, used_at)
         self.last_use[h] = used_at
+        self._limits(h)
         if was_alerted:
             return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water_used", now)]
         return []
@@ -203,69 +224,96 @@ class WaterRule(BaseRule):
         since = np.maximum(self.last_use, self.away_until_ms)
         elapsed = now - since
         awake = elapsed - self.sleep_minutes_between(since, now) * MIN_MS
-        learned_thr = self._threshold(*self._slot(now))
-        # the learned rule speaks only while the household is awake: at night the window rule, which
-        # does not count the sleep hours, decides (night-time gaps are too irregular to learn well)
-        off = self.ctx.utc_offset_ms(now)
-        minute = (now + off) // MIN_MS % 1440
-        asleep = ((minute >= self.sa1) & (minute < self.sb1)) | ((minute >= self.sa2) & (minute < self.sb2))
-        window = awake > self.window_ms
-        learned = (elapsed > learned_thr * MIN_MS) & ~asleep
+        awake = np.where(now >= self.wall_from, elapsed, awake)
+        over = awake > self.limit_ms
         cap = elapsed > int(self.cfg.inactivity_hard_cap_h * 3_600_000)
-        due = (window | learned | cap) & (self.alerted != self.last_use) & (now >= self.away_until_ms)
+        due = (over | cap) & (self.alerted != self.last_use) & (now >= self.away_until_ms)
         idx = np.flatnonzero(due)
-        reason = np.where(window[idx], 0, np.where(learned[idx], 1, 2))
+        reason = np.where(over[idx], np.where(self.learned_now[idx], 1, 0), 2)
         return idx, reason
 
-    def learn(self, now: int) -> None:
-        """At each half-hour boundary, note every household's current gap; fold a day's notes into the
-        routine when the day is over, and only for households that had no inactivity alert that day,
-        so an emergency in progress never teaches the model that such gaps are normal."""
-        slot_abs = (now + self.ctx.utc_offset_ms(now)) // (SLOT_MIN * MIN_MS)
-        if self._last_slot == slot_abs:
-            return
-        first = self._last_slot is None
-        self._last_slot = slot_abs
-        if first:
-            return  # we may be mid-slot: start with the next boundary
-        daytype, slot = self._slot(now)
-        if slot == 0 or self._pending_daytype is None:
-            self._commit_day()
-            self._pending_daytype = daytype
-        ok = (self.alerted != self.last_use) & (now >= self.away_until_ms)
-        rows = np.flatnonzero(ok)
-        self.pending[rows, slot] = (now - self.last_use[rows]) / MIN_MS
+    # --- the routine ------------------------------------------------------------------
 
-    def _commit_day(self) -> None:
-        if self._pending_daytype is not None:
-            self.routine.learn_day(~self.alerted_today, self._pending_daytype, self.pending)
-        self.pending[:] = np.nan
-        self.alerted_today[:] = False
+    def _weekday(self, ms: np.ndarray | int) -> np.ndarray:
+        off = self.ctx.utc_offset_ms(int(np.max(ms)) if np.size(ms) else self._now)
+        return ((np.asarray(ms, dtype=np.int64) + off) // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
 
-    def _slot(self, now: int) -> tuple[int, int]:
-        local = dt.datetime.fromtimestamp(now / 1000, self.ctx.tz)
-        return (1 if local.weekday() >= 5 else 0), (local.hour * 60 + local.minute) // SLOT_MIN % SLOTS
-
-    def _threshold(self, daytype: int, slot: int) -> np.ndarray:
+    def _limits(self, h: int | None = None) -> None:
+        """Each household's awake-hours limit for its current silence (all rows, or row h after a use)."""
         c = self.cfg
-        return self.routine.threshold_min(daytype, slot, c.routine_factor, c.routine_margin_min,
-                                          c.routine_floor_h * 60, c.routine_min_days)
+        rows = slice(None) if h is None else slice(h, h + 1)
+        since = np.maximum(self.last_use[rows], self.away_until_ms[rows])
+        learned = self.routine.days[rows] >= c.routine_min_days
+        tail = self.routine.tail_limit_min(c.routine_false_per_month)[rows]
+        recur = self.routine.recur[rows][np.arange(learned.size), self._weekday(since)].min(axis=1)
+        lim = np.maximum(tail, recur.astype(np.float32) * np.float32(c.routine_factor) + np.float32(
+            c.routine_margin_min))
+        lo = np.minimum(np.float32(c.routine_floor_h * 60), self.window_ms[rows] / MIN_MS)
+        lim = np.clip(lim, lo, self.max_ms[rows] / MIN_MS).astype(np.int64) * MIN_MS
+        self.learned_now[rows] = learned
+        self.limit_ms[rows] = np.where(learned, lim, self.window_ms[rows])
+        # a household that uses water before bed on nearly every day and has not since EVENING_MIN before
+        # tonight's bedtime did not go to bed as usual: from bedtime its sleep hours count as awake
+        bed = self.bed[rows]
+        off = self.ctx.utc_offset_ms(self._now)
+        mid = (since + off) // DAY_MS * DAY_MS - off
+        tonight = mid + bed * MIN_MS + np.where((since + off) % DAY_MS >= bed * MIN_MS, DAY_MS, 0)
+        usual = learned & (self.routine.evening[rows] >= c.routine_evening_share) & (bed >= 0)
+        self.wall_from[rows] = np.where(usual & (tonight - since >= EVENING_MIN * MIN_MS), tonight,
+                                        np.iinfo(np.int64).max)
+
+    def _evening_use(self, h: int, used_at: int) -> None:
+        bed = int(self.bed[h])
+        if bed >= 0:
+            minute = (used_at + self.ctx.utc_offset_ms(used_at)) // MIN_MS % 1440
+            if (minute - (bed - EVENING_MIN)) % 1440 < EVENING_MIN:
+                self.routine.evening_today[h] = True
+
+    def _learn_silence(self, h: int, used_at: int) -> None:
+        """A silence of household h ended in a use (also one that raised an alert: cleared by use, it was a false
+        alarm): learn its length unless it may not be ordinary."""
+        since = int(self.last_use[h])
+        if since <= self.start_ms or self.away_until_ms[h] > since:
+            return  # from before we watched, or begun in away mode
+        if used_at - since > self.cfg.inactivity_hard_cap_h * 3_600_000:
+            return  # longer than the hard cap: an absence or worse, not routine
+        sleep = self._sleep_upto_row(h, used_at) - self._sleep_upto_row(h, since)
+        today = (since + self.ctx.utc_offset_ms(since)) // DAY_MS == self._day
+        self.routine.note(h, int(self._weekday(since)), (used_at - since) / MIN_MS - float(sleep), bool(today))
+
+    def _sleep_upto_row(self, h: int, ms: int) -> int:
+        """_sleep_upto for one household."""
+        day, m = divmod((ms + self.ctx.utc_offset_ms(ms)) // MIN_MS, 1440)
+        a1, b1, a2, b2 = int(self.sa1[h]), int(self.sb1[h]), int(self.sa2[h]), int(self.sb2[h])
+        return day * ((b1 - a1) + (b2 - a2)) + min(max(m - a1, 0), b1 - a1) + min(max(m - a2, 0), b2 - a2)
+
+    def learn(self, now: int) -> None:
+        """The routine's daily step: peaks fade, and a day counts as learned for every household with no open
+        alert (it may be an emergency) and no away mode that day."""
+        day = (now + self.ctx.utc_offset_ms(now)) // DAY_MS
+        if self._day is None:
+            self._day = day
+        if day != self._day:
+            clean = (self.alerted != self.last_use) & ~self.away_today
+            self.routine.end_day(clean, int((self._day + 3) % 7))
+            self.away_today[:] = False
+            self._day = day
+            self._limits()
+        self.away_today |= now < self.away_until_ms
 
     def tick(self, now: int) -> list[Action]:
         self._now = max(self._now, now)
         idx, reason = self.evaluate(now)
         out: list[Action] = []
         reg = self.ctx.registry()
-        learned_thr = self._threshold(*self._slot(now)) if (reason == 1).any() else None
         for i, why in zip(idx.tolist(), reason.tolist(), strict=True):
             code = self.codes[i]
             since = int(self.last_use[i])
             self.alerted[i] = since
-            self.alerted_today[i] = True
             hours = (now - since) / 3_600_000
             window_h = reg.households[code].window_h if code in reg.households else 0
-            # the facts behind the reason: the window (awake hours), the learned usual gap, or the hard cap
-            limit = {"threshold_h": round(float(learned_thr[i]) / 60, 2)} if learned_thr is not None and why == 1 \
+            # the facts behind the reason: the window, the learned limit (awake hours), or the hard cap
+            limit = {"threshold_h": round(float(self.limit_ms[i]) / 3_600_000, 2)} if why == 1 \
                 else {"cap_h": self.cfg.inactivity_hard_cap_h} if why == 2 else {}
             out.append(Raise.of(Rule.WATER_INACTIVITY, code, Severity.MAJOR, code, f"since-{since}", now,
                                 reason=REASONS[why], hours=round(hours, 2), window_h=window_h, since=since, **limit))
@@ -277,3 +325,4 @@ class WaterRule(BaseRule):
         i = self.hindex.get(household)
         if i is not None:
             self.last_use[i] = ts
+            self._limits(i)
