@@ -76,8 +76,8 @@ class AlertsConfig(Section):
                                                                       "a silence over that whole evening counts "
                                                                       "its sleep hours too")
     inactivity_max_h: float | None = Field(None, gt=0, description="... and never above the household's window, "
-                                                                   "or this maximum if staff approved one (for "
-                                                                   "every household)")
+                                                                   "or the maximum staff approved for it (the "
+                                                                   "registry's max_window_h), else this")
     river_hysteresis_m: float = Field(0.10, ge=0, description="a stage clears only below its line minus this")
     river_clear_hold_min: float = Field(30.0, ge=0, description="... for this long")
     river_spike_m: float = Field(0.30, gt=0, description="a jump larger than this needs a second sample to agree")

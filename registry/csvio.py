@@ -37,14 +37,14 @@ from wire.ids import is_valid_id
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("record", "code", "parent", "name", "flags", "sleep", "window_h", "away_until", "gateway", "kind",
-           "interval_s", "step_l", "warning_m", "guaranteed_m", "rise_m_per_h", "schedule", "types", "role",
+COLUMNS = ("record", "code", "parent", "name", "flags", "sleep", "window_h", "max_window_h", "away_until", "gateway",
+           "kind", "interval_s", "step_l", "warning_m", "guaranteed_m", "rise_m_per_h", "schedule", "types", "role",
            "channels", "language", "quiet_hours", "resident", "phone", "display_name")
 RECORDS = ("street", "community", "grid", "building", "household", "station", "zone", "device", "contact")
 _COMMON = {"record", "code", "parent", "name"}
 APPLIES: dict[str, set[str]] = {
     **{r: set(_COMMON) for r in ("street", "community", "grid", "building")},
-    "household": _COMMON | {"flags", "sleep", "window_h", "away_until", "resident", "phone"},
+    "household": _COMMON | {"flags", "sleep", "window_h", "away_until", "resident", "phone", "max_window_h"},
     "station": _COMMON | {"warning_m", "guaranteed_m", "rise_m_per_h"},
     "zone": _COMMON | {"schedule", "types", "display_name"},
     "device": _COMMON | {"gateway", "kind", "interval_s", "step_l"},
@@ -56,6 +56,7 @@ DEVICE_PLACES = {"water_meter": (Level.HOUSEHOLD,), "call_button": (Level.HOUSEH
 CAMERA_TYPES = {"motion", "intrusion", "line_crossing", "person"}
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 WINDOW_RANGE_H = (6.0, 8.0)
+MAX_WINDOW_H = 24.0  # the most a maximum staff approve may be (the engine's hard cap still applies)
 PHONE_DIGITS = (3, 15)  # 110-style service numbers up to E.164's 15 digits
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]+")
 
@@ -166,6 +167,9 @@ def _parse_values(record: str, raw: dict[str, str]) -> dict[str, Any]:
         except ValueError:
             raise _Bad("away_until", f"{away!r} is not a date like 2026-12-31") from None
         v["resident"] = raw.get("resident")  # None: the file has no such column, keep what is stored
+        most = raw.get("max_window_h")  # None: no such column (keep what is stored); empty: none approved
+        v["max_window_h"] = None if most is None else "" if not most.strip() else _float(
+            "max_window_h", most, lo=v["window_h"], hi=MAX_WINDOW_H)
         v["phone"] = _optional_phone(raw)
     elif record == "station":
         for col in ("warning_m", "guaranteed_m", "rise_m_per_h"):
@@ -370,6 +374,8 @@ class _Importer:
             for col in ("resident", "phone"):
                 if v[col] is not None:
                     setattr(h, col, v[col])
+            if v["max_window_h"] is not None:
+                h.max_window_h = v["max_window_h"] or None
             node.household = h
         elif level is Level.STATION:
             st = node.station or RiverStation(node_id=node.id, warning_m=0, guaranteed_m=0, rise_m_per_h=0)
@@ -472,7 +478,7 @@ def export_rows(db: Database) -> list[dict[str, str]]:
                 h = n.household
                 extra = {"flags": h.flags.replace(",", ";"), "window_h": h.window_h, "away_until": h.away_until,
                          "sleep": format_hhmm_range((h.sleep_start_min, h.sleep_end_min)),
-                         "resident": h.resident, "phone": h.phone}
+                         "resident": h.resident, "phone": h.phone, "max_window_h": h.max_window_h}
             elif n.station:
                 extra = {"warning_m": n.station.warning_m, "guaranteed_m": n.station.guaranteed_m,
                          "rise_m_per_h": n.station.rise_m_per_h}

@@ -75,6 +75,7 @@ class HouseholdInfo:
     away_until: dt.date | None
     resident: str = ""  # personal data: who lives there
     phone: str = ""  # personal data: the household's phone, digits with an optional leading +
+    max_window_h: float | None = None  # the inactivity limit staff approved above the window (None: the window)
 
     def away_on(self, day: dt.date) -> bool:
         return self.away_until is not None and day <= self.away_until
@@ -261,7 +262,7 @@ def load_snapshot(db: Database) -> RegistrySnapshot:
             code = by_id[h.node_id].code
             away = dt.date.fromisoformat(h.away_until) if h.away_until else None
             households[code] = HouseholdInfo(code, frozenset(_split(h.flags)), (h.sleep_start_min, h.sleep_end_min),
-                                             h.window_h, away, h.resident, h.phone)
+                                             h.window_h, away, h.resident, h.phone, h.max_window_h)
         stations = {by_id[r.node_id].code: StationInfo(by_id[r.node_id].code, r.warning_m, r.guaranteed_m,
                                                         r.rise_m_per_h) for r in s.scalars(select(RiverStation))}
         zones = {by_id[z.node_id].code: ZoneInfo(by_id[z.node_id].code, parse_hhmm_range(z.schedule),

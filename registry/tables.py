@@ -38,6 +38,7 @@ class Household(Base):
     away_until: Mapped[str | None] = mapped_column(String(10))  # ISO date, inclusive
     resident: Mapped[str] = mapped_column(String(200), default="", server_default="")  # who lives there (户主)
     phone: Mapped[str] = mapped_column(String(32), default="", server_default="")  # digits, optionally a leading +
+    max_window_h: Mapped[float | None] = mapped_column(Float)  # inactivity limit staff approved above the window
     node: Mapped[Node] = relationship(back_populates="household")
 
 

@@ -10,7 +10,7 @@ A household is alarmed when any of these holds (the first one that does is repor
   `routine_false_per_month` times a month, or a silence that came on this weekday three weeks
   running x `routine_factor` + `routine_margin_min` if longer), clipped into the bounds staff
   set: never below `routine_floor_h` (6 h), never above the household's window - or the maximum
-  staff approved (`inactivity_max_h`, for every household). What is learned
+  staff approved for it (registry `max_window_h`, else `inactivity_max_h`). What is learned
   tightens a regular resident's limit and relaxes an irregular or low-use one's, and a recurring
   outing relaxes its weekday only. A household that uses water in the evening before its bedtime
   on nearly every day (`routine_evening_share`) and was silent through that whole evening did not
@@ -113,7 +113,8 @@ class WaterRule(BaseRule):
         self.bed = np.array([h.sleep[0] if h.sleep[0] != h.sleep[1] else -1 for h in hh], dtype=np.int64).reshape(n)
         self.window_ms = np.array([h.window_h * 3_600_000 for h in hh], dtype=np.int64)
         top = self.cfg.inactivity_max_h
-        self.max_ms = np.array([max(top or h.window_h, h.window_h) * 3_600_000 for h in hh], dtype=np.int64)
+        self.max_ms = np.array([max(h.max_window_h or top or h.window_h, h.window_h) * 3_600_000 for h in hh],
+                               dtype=np.int64)
         self.away_until_ms = np.array([self._away_end(h.away_until) for h in hh], dtype=np.int64)
         # away mode switched off early (the resident is back): the inactivity clock starts now,
         # not at the last use before the trip

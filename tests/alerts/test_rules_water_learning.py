@@ -23,10 +23,10 @@ MONDAY = int(dt.datetime(2026, 11, 2, tzinfo=ZONE).timestamp() * 1000)
 class Home:
     """One flagged household (sleep 22:00-06:30, window 7 h), a 1-minute meter, the rule ticked every 5 min."""
 
-    def __init__(self, **cfg) -> None:
+    def __init__(self, max_window_h: float | None = None, **cfg) -> None:
         nodes = {"hh-1": NodeInfo("hh-1", Level.HOUSEHOLD, None, "")}
         households = {"hh-1": HouseholdInfo("hh-1", frozenset({"solitary_elderly"}), (22 * 60, 6 * 60 + 30), 7.0,
-                                            None)}
+                                            None, max_window_h=max_window_h)}
         devices = {"wm-1": DeviceInfo("wm-1", "gw-1", "water_meter", "hh-1", 60, 1.0)}
         snap = RegistrySnapshot(1, nodes, households, {}, {}, devices, {})
         self.rule = WaterRule(RuleContext.create(AlertsConfig(timezone="Asia/Shanghai", **cfg), lambda: snap), MONDAY)
@@ -63,9 +63,11 @@ OUT_TUESDAY = [h for h in HOURLY if not 8.0 < h < 16.0]  # 07:42, then nothing u
 
 def test_learning_relaxes_only_up_to_the_maximum_staff_approved() -> None:
     """The same 9 h silence every day: the window alarms on it while nothing is learned; once learned, it relaxes
-    to the approved 10 h maximum and stops - but with no approved maximum the limit stays at the window."""
-    for approved, quiet_after in ((10.0, True), (None, False)):
-        home = Home(inactivity_max_h=approved, routine_min_days=5)
+    to the 10 h maximum staff approved (for the household in the registry, or for all in the settings) and stops -
+    with no approved maximum the limit stays at the window."""
+    for approved, quiet_after in (({"max_window_h": 10.0}, True), ({"inactivity_max_h": 10.0}, True),
+                                  ({}, False)):
+        home = Home(routine_min_days=5, **approved)
         for d in range(14):
             home.day(d, OUT_TUESDAY)
         assert home.alarms_on(0) and home.alarms_on(0)[0].details["reason"] == "window"  # cold start: 7 h
@@ -79,7 +81,7 @@ def test_learning_relaxes_only_up_to_the_maximum_staff_approved() -> None:
 def test_a_recurring_outing_relaxes_its_weekday_only() -> None:
     """Out 08:00-16:00 every Tuesday for three weeks, otherwise water every hour; approved maximum 10 h. In week
     four the Tuesday outing raises nothing; the same silence on a Thursday does."""
-    home = Home(inactivity_max_h=10.0, routine_min_days=5)
+    home = Home(max_window_h=10.0, routine_min_days=5)
     for d in range(28):
         home.day(d, OUT_TUESDAY if d % 7 == 1 else HOURLY)
     assert home.alarms_on(22) == []  # Tuesday of week four
