@@ -323,9 +323,11 @@ def _water_inactivity(view: AlertView, f: Mapping[str, Any], en: bool, names: Na
     reason, window, thr, cap = f.get("reason"), _float(f, "window_h"), _float(f, "threshold_h"), _float(f, "cap_h")
     if reason == "learned":
         if thr is not None:
-            return (f"no water use for {d}, longer than usual at this time of day (usually at most {_dur(thr * 60, en)})"
-                    if en else f"已 {d}无用水，超出平日此时段的习惯（通常不超过 {_dur(thr * 60, en)}）")
-        return f"no water use for {d}, longer than usual" if en else f"已 {d}无用水，超出平日习惯"
+            # threshold_h is the household's learned limit in waking hours; hours is the time since the last use
+            return (f"no water use for {d}, longer than this household's usual longest gap (at most "
+                    f"{_dur(thr * 60, en)} of waking time)" if en
+                    else f"已 {d}无用水，超过这户平时的最长间隔（醒着的时间里通常不超过 {_dur(thr * 60, en)}）")
+        return f"no water use for {d}, longer than this household's usual" if en else f"已 {d}无用水，超出这户平时的习惯"
     if reason == "cap" and cap is not None:
         return f"no water use for {d} (over the {_n(cap)} h limit)" if en else f"已 {d}无用水（超过上限 {_n(cap)} 小时）"
     if window is not None:

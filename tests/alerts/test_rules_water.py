@@ -36,8 +36,10 @@ def test_cold_start_daytime_window(sqlite_db: Database) -> None:
     [a] = inactivity(rig)
     assert a.severity is Severity.MAJOR and a.opened_at - MONDAY_8AM <= 7 * 3600_000 + 60_000
     assert a.details["reason"] == "window"
-    assert {d.role for d in rig.store.deliveries(a.id)} == {"grid_worker", "family"}
+    # daytime, a family contact: the family is asked first (check-in), the grid worker pushed when nobody answers
+    assert {d.role for d in rig.store.deliveries(a.id)} == {"family"}
     rig.advance(3600)
+    assert {d.role for d in rig.store.deliveries(a.id)} >= {"grid_worker", "family"}
     assert len(inactivity(rig)) == 1  # one episode, one alert
     m.use()
     assert rig.store.get(a.id).state is AlertState.RESOLVED
@@ -139,8 +141,8 @@ def test_learned_routine_tightens_to_the_floor_without_false_alarms(sqlite_db: D
     # the facts say what was learned: the household's limit, at the floor; the gap that raised it is just over
     thr, hours = a.details["threshold_h"], a.details["hours"]
     assert thr == 6.0 and 6 <= hours < 6.1 and a.details["window_h"] == 7
-    assert alert_sentence(a, "zh") == (f"已 {duration_text(hours * 60, 'zh')}无用水，超出平日此时段的习惯"
-                                       f"（通常不超过 {duration_text(thr * 60, 'zh')}）")
+    assert alert_sentence(a, "zh") == (f"已 {duration_text(hours * 60, 'zh')}无用水，超过这户平时的最长间隔"
+                                       f"（醒着的时间里通常不超过 {duration_text(thr * 60, 'zh')}）")
 
 
 def test_away_switched_off_on_return_restarts_the_clock(sqlite_db: Database) -> None:

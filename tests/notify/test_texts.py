@@ -78,9 +78,9 @@ def test_the_issue_examples_read_in_chinese() -> None:
 
 def test_learned_flow_rise_and_camera_sentences_with_names() -> None:
     learned = view(Rule.WATER_INACTIVITY, {"reason": "learned", "hours": 4.21, "window_h": 7, "threshold_h": 2.5})
-    assert alert_sentence(learned, "zh") == "已 4.2 小时无用水，超出平日此时段的习惯（通常不超过 2.5 小时）"
-    assert alert_sentence(learned, "en") == ("no water use for 4.2 h, longer than usual at this time of day "
-                                             "(usually at most 2.5 h)")
+    assert alert_sentence(learned, "zh") == "已 4.2 小时无用水，超过这户平时的最长间隔（醒着的时间里通常不超过 2.5 小时）"
+    assert alert_sentence(learned, "en") == ("no water use for 4.2 h, longer than this household's usual longest gap "
+                                             "(at most 2.5 h of waking time)")
     leak = view(Rule.WATER_FLOW, {"reason": "leak_flag", "hours": 1.25, "leak_flag": True})
     assert alert_sentence(leak, "zh") == "水表报告漏水，已持续流水 75 分钟"
     rise = view(Rule.RIVER_RISE, {"reason": "forecast", "level_m": 3.9, "rate_m_per_h": 0.2, "forecast_min": 180,
