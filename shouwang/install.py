@@ -283,39 +283,14 @@ def _expires_within(crt: Path, days: int) -> bool:
 
 
 def influxdb_conf_text(cfg: Config, layout: Layout) -> str:
+    from shouwang.services import influxd_config_text  # the one influxd config, with authentication on
+
     host, port = _influx_endpoint(cfg)
     rpc = cfg.influx.rpc_address or f"127.0.0.1:{port + 2}"
-    d = layout.influx_data
-    return f"""\
-# InfluxDB of Shouwang, written by `shouwang install --prod` from {layout.config};
-# edit that file and run the installer again, not this one.
-reporting-disabled = true
-# RPC of `influxd backup` / `influxd restore` (shouwang backup): loopback only, it has no password
-bind-address = "{rpc}"
-
-[meta]
-  dir = "{d / 'meta'}"
-
-[data]
-  dir = "{d / 'data'}"
-  wal-dir = "{d / 'wal'}"
-  index-version = "tsi1"
-  query-log-enabled = false
-  trace-logging-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "{host}:{port}"
-  auth-enabled = true
-  log-enabled = false
-  write-tracing = false
-
-[logging]
-  level = "warn"
-"""
+    header = (f"# InfluxDB of Shouwang, written by `shouwang install --prod` from {layout.config};\n"
+              "# edit that file and run the installer again, not this one.\n"
+              "# RPC of `influxd backup` / `influxd restore` (shouwang backup): loopback only, it has no password")
+    return influxd_config_text(cfg, layout.influx_data, http=f"{host}:{port}", rpc=rpc, auth=True, header=header)
 
 
 def fill(template: str, values: dict[str, str]) -> str:

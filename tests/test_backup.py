@@ -121,7 +121,9 @@ def test_damaged_or_partial_backup_is_refused(tmp_path: Path, influxd_of) -> Non
     with pytest.raises(BackupError, match="not empty"):
         backup(old, tmp_path / "bk", old_file)
     store = tmp_path / "bk" / "store.sqlite3"
-    store.write_bytes(store.read_bytes()[:-1] + b"\x00")
+    damaged = bytearray(store.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte (not set to a value it may already have)
+    store.write_bytes(bytes(damaged))
     with pytest.raises(BackupError, match="store.sqlite3 does not match its checksum"):
         read_manifest(tmp_path / "bk")
     (tmp_path / "bk" / "manifest.json").unlink()
