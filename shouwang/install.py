@@ -18,7 +18,9 @@ What it does, each step safe to repeat (README "Running it for real"):
 the backups; `--purge` also deletes the config and the state (never the backups).
 
 `--root DIR` installs relocated under DIR (tests, a dry run): every file is written under DIR and every path in
-those files points under DIR; useradd, chown, systemctl and nginx are not run but printed.
+those files points under DIR; useradd, chown, systemctl and nginx are not run but printed. With `--set-owners`
+(as root) a relocated install also creates the system user and sets the owners for real, as on a server;
+`--user NAME` names that user (default `shouwang`; a test runs the services as its own system user).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ UNITS = ("shouwang.target", "shouwang-ingest.service", "shouwang-alerts.service"
 SERVICES = ("shouwang-ingest.service", "shouwang-alerts.service", "shouwang-api.service", "shouwang-watchdog.service")
 DROP_INS = ("mosquitto.service.d/shouwang.conf", "influxdb.service.d/shouwang.conf")
 SERVER_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
+SYSTEM_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 INFLUX_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -121,12 +124,13 @@ class Layout:
 class Actions:
     """Runs the system's commands, or (relocated installs) prints what it would run."""
 
-    def __init__(self, dry: bool, say: Callable[[str], None] = print) -> None:
+    def __init__(self, dry: bool, say: Callable[[str], None] = print, *, real: tuple[str, ...] = ()) -> None:
         self.dry = dry
         self.say = say
+        self.real = real  # commands run even when dry (--set-owners: useradd, chown)
 
     def run(self, *argv: str, check: bool = True) -> bool:
-        if self.dry:
+        if self.dry and argv[0] not in self.real:
             self.say(f"  would run: {shlex.join(argv)}")
             return True
         self.say(f"  running: {shlex.join(argv)}")
@@ -163,13 +167,13 @@ def _check_server_name(name: str) -> str:
     return name
 
 
-def config_text(layout: Layout, server_name: str, https_port: int = 443) -> str:
+def config_text(layout: Layout, server_name: str, https_port: int = 443, user: str = USER) -> str:
     """The production config with freshly generated secrets."""
     url = f"https://{server_name}" + ("" if https_port == 443 else f":{https_port}")
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""\
 # Shouwang production config, written by `shouwang install --prod` on {when}.
-# It holds secrets (mode 0640, group {USER}). The installer never rewrites it: edit it, then run
+# It holds secrets (mode 0640, group {user}). The installer never rewrites it: edit it, then run
 # `shouwang install --prod` again to regenerate the broker, InfluxDB, nginx and systemd files from it.
 mode = "prod"
 state_dir = "{layout.state}"
@@ -310,9 +314,9 @@ def _template(rel: str) -> str:
     return path.read_text()
 
 
-def unit_values(layout: Layout, executable: Path) -> dict[str, str]:
+def unit_values(layout: Layout, executable: Path, user: str = USER) -> dict[str, str]:
     values = {"BIN": str(executable), "CONFIG": str(layout.config), "STATE": str(layout.state),
-              "ETC": str(layout.etc), "USER": USER, "SOURCE": str(SOURCE), "BACKUPS": str(layout.backups),
+              "ETC": str(layout.etc), "USER": user, "SOURCE": str(SOURCE), "BACKUPS": str(layout.backups),
               "KEEP": str(BACKUPS_KEPT)}
     values["COMMON"] = fill(_template("systemd/service-common.in"), values).rstrip("\n")
     return values
@@ -326,10 +330,20 @@ def nginx_text(cfg: Config, cert: Path, key: Path) -> str:
         "API": f"{cfg.api.host}:{cfg.api.port}", "MAX_BODY": f"{max_body_mib}m"})
 
 
-def command_text(layout: Layout, executable: Path) -> str:
+ROOT_COMMANDS = ("install", "backup", "restore", "broker")  # system files, the broker's and the backups' owners
+
+
+def command_text(layout: Layout, executable: Path, user: str = USER) -> str:
+    """/usr/local/bin/shouwang: run by root, every command but ROOT_COMMANDS runs as the services' user, so that
+    the files it creates in the state (the SQLite store and its journal) stay writable by the services."""
+    exe = shlex.quote(str(executable))
     return (f"#!/bin/sh\n# written by `shouwang install --prod`: the shouwang command with this installation's "
             f"config\nSHOUWANG_CONFIG=\"${{SHOUWANG_CONFIG:-{layout.config}}}\"\nexport SHOUWANG_CONFIG\n"
-            f"exec {shlex.quote(str(executable))} \"$@\"\n")
+            f"# as root, commands that write the state run as the services' user {user}\n"
+            f"if [ \"$(id -u)\" = 0 ]; then\n  case \"${{1:-}}\" in\n"
+            f"    {'|'.join(ROOT_COMMANDS)}|-h|--help|\"\") ;;\n"
+            f"    *) exec /usr/sbin/runuser -u {user} -- {exe} \"$@\" ;;\n  esac\nfi\n"
+            f"exec {exe} \"$@\"\n")
 
 
 # --- InfluxDB's admin user ---------------------------------------------------------------------------
@@ -405,30 +419,52 @@ def _user_exists(name: str) -> bool:
         return False
 
 
-def install(layout: Layout, server_name: str | None, *, executable: Path, say: Callable[[str], None] = print) -> None:
-    """Install or update the production services under layout (see the module docstring)."""
-    act = Actions(layout.dry, say)
-    if not layout.dry and os.geteuid() != 0:
+def _check_user_runs(user: str, executable: Path) -> None:
+    """The services run as user: it must be able to run the virtualenv's command (interpreter and checkout)."""
+    proc = subprocess.run(["/usr/sbin/runuser", "-u", user, "--", str(executable), "--help"], capture_output=True,
+                          text=True, timeout=120, check=False, cwd="/")
+    if proc.returncode != 0:
+        python = (executable.parent / "python").resolve()
+        raise InstallError(f"the services' user {user} cannot run {executable} (its Python is {python}): "
+                           f"{(proc.stderr or proc.stdout).strip()[-300:]}. Every directory above the checkout "
+                           "and the virtualenv's Python must be readable by other users: clone into /opt and make "
+                           "the virtualenv with Debian's /usr/bin/python3 (not one under /root)")
+
+
+def install(layout: Layout, server_name: str | None, *, executable: Path, say: Callable[[str], None] = print,
+            user: str = USER, set_owners: bool = False) -> None:
+    """Install or update the production services under layout (see the module docstring).
+
+    set_owners: a relocated install (layout.dry) also runs useradd and chown, as an install on a server does.
+    """
+    act = Actions(layout.dry, say, real=("useradd", "chown") if set_owners else ())
+    if (not layout.dry or set_owners) and os.geteuid() != 0:
         raise InstallError("run it as root (sudo): it writes /etc, creates a system user and starts services")
+    if not SYSTEM_USER.match(user):
+        raise InstallError(f"--user {user!r}: a system user name (lower-case letters, digits, '_', '-')")
     _need("mosquitto", "mosquitto_passwd", "openssl", *(() if layout.dry else ("influxd", "nginx", "systemctl")))
     if not executable.is_file():
         raise InstallError(f"{executable} does not exist: run the installer with the virtualenv's shouwang")
 
     say("system user")
-    if layout.dry or not _user_exists(USER):
+    if not _user_exists(user) or (layout.dry and not set_owners):
         act.run("useradd", "--system", "--user-group", "--home-dir", str(layout.state), "--no-create-home",
-                "--shell", "/usr/sbin/nologin", USER)
+                "--shell", "/usr/sbin/nologin", user)
+
+    if not layout.dry or set_owners:
+        _check_user_runs(user, executable)
 
     say("config")
     layout.etc.mkdir(parents=True, exist_ok=True)
     layout.etc.chmod(0o755)
     if not layout.config.exists():
         name = _check_server_name(server_name or socket.getfqdn())
-        act.write(layout.config, config_text(layout, name), 0o640)
+        act.write(layout.config, config_text(layout, name, user=user), 0o640)
         say(f"  generated secrets for the broker's service accounts, InfluxDB and the API ({layout.config})")
     else:
         say(f"  {layout.config} exists: kept as it is (secrets and your edits)")
-    act.run("chown", f"root:{USER}", str(layout.config))
+    act.run("chown", f"root:{user}", str(layout.config))
+    layout.config.chmod(0o640)  # a config copied from a backup (mode 0600) must become readable by the services
     cfg = load_prod_config(layout)
     public_name, _ = _public(cfg)
     if server_name and _check_server_name(server_name) != public_name:
@@ -450,7 +486,7 @@ def install(layout: Layout, server_name: str | None, *, executable: Path, say: C
 
     files = write_broker_files(cfg)
     say(f"  broker config {files.conf}")
-    act.run("chown", "-R", f"{USER}:{USER}", str(layout.state))
+    act.run("chown", "-R", f"{user}:{user}", str(layout.state))
     act.run("chown", "-R", "mosquitto:mosquitto", str(files.dir))
     # the CA's key and the gateways' plaintext passwords stay root's: the broker needs neither
     act.run("chown", "-R", "root:root", str(files.dir / "gateways"), str(files.dir / "tls" / "ca.key"), check=False)
@@ -461,7 +497,7 @@ def install(layout: Layout, server_name: str | None, *, executable: Path, say: C
     act.run("chown", "influxdb:influxdb", str(layout.influx_data))
 
     say("systemd units")
-    executable_values = unit_values(layout, executable)
+    executable_values = unit_values(layout, executable, user)
     for unit in UNITS:
         act.write(layout.systemd / unit, fill(_template(f"systemd/{unit}"), executable_values), 0o644)
     for drop_in in DROP_INS:
@@ -479,7 +515,7 @@ def install(layout: Layout, server_name: str | None, *, executable: Path, say: C
         say(f"  disabled Debian's default site ({default_site})")
 
     say("the shouwang command")
-    act.write(layout.command, command_text(layout, executable), 0o755)
+    act.write(layout.command, command_text(layout, executable, user), 0o755)
 
     say("services")
     act.run("systemctl", "daemon-reload")
@@ -515,7 +551,7 @@ def install(layout: Layout, server_name: str | None, *, executable: Path, say: C
             f"[watchdog] in {layout.config}, then: systemctl restart shouwang-watchdog")
 
 
-def uninstall(layout: Layout, *, purge: bool, say: Callable[[str], None] = print) -> None:
+def uninstall(layout: Layout, *, purge: bool, say: Callable[[str], None] = print, user: str = USER) -> None:
     """Stop and remove the units, drop-ins, nginx site and command; --purge also the config and the state."""
     act = Actions(layout.dry, say)
     if not layout.dry and os.geteuid() != 0:
@@ -538,7 +574,7 @@ def uninstall(layout: Layout, *, purge: bool, say: Callable[[str], None] = print
             if d.exists():
                 shutil.rmtree(d)
                 say(f"  deleted {d}")
-        act.run("userdel", USER, check=False)
+        act.run("userdel", user, check=False)
         say(f"  kept the backups in {layout.backups} and the readings in InfluxDB ({layout.influx_data}); "
             "`apt purge influxdb` deletes those")
     else:
@@ -554,12 +590,13 @@ def _cmd_install(cfg: object, args: argparse.Namespace) -> int:
         return 2
     layout = Layout(Path(args.root).resolve())
     if args.uninstall:
-        uninstall(layout, purge=args.purge)
+        uninstall(layout, purge=args.purge, user=args.user)
     else:
         if args.purge:
             print("shouwang: --purge goes with --uninstall", file=sys.stderr)
             return 2
-        install(layout, args.server_name, executable=Path(sys.executable).parent / "shouwang")
+        install(layout, args.server_name, executable=Path(sys.executable).parent / "shouwang", user=args.user,
+                set_owners=args.set_owners)
     return 0
 
 
@@ -574,4 +611,7 @@ def add_install_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--purge", action="store_true", help="with --uninstall: also delete the config and the state")
     p.add_argument("--root", default="/", metavar="DIR",
                    help="install relocated under DIR and run nothing (tests, a dry run)")
+    p.add_argument("--set-owners", action="store_true",
+                   help="with --root: create the system user and set owners (useradd, chown) for real")
+    p.add_argument("--user", default=USER, metavar="NAME", help=f"the system user of the services (default {USER})")
     p.set_defaults(func=_cmd_install, own_config=True)

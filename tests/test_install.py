@@ -1,9 +1,13 @@
 """`shouwang install --prod` into a relocated root, then the installation run as its units run it.
 
 Nothing here touches the real /etc: the installer writes under a temporary --root and prints (does not run)
-useradd, chown and systemctl. The generated units are checked by `systemd-analyze verify`; then Debian's
-mosquitto and influxd are started with the drop-ins' ExecStart, and ingest, the alerts engine, the API and the
-watchdog with their units' ExecStart and Environment -- only the user differs (the test's own). A gateway
+systemctl and nginx; with --set-owners it creates its system user (here `shouwang-test`, left in place: the
+installer only creates it when absent) and sets the owners for real, as on a server. The generated units are
+checked by `systemd-analyze verify`; then Debian's mosquitto and influxd are started with the drop-ins'
+ExecStart (as the users `mosquitto` and `influxdb`, from Debian's units), and ingest, the alerts engine, the API
+and the watchdog with their units' ExecStart, Environment, WorkingDirectory, User, Group and UMask
+(setpriv; systemd's sandboxing options -- ProtectSystem, ReadWritePaths, PrivateTmp ... -- need systemd and
+are only verified, not exercised). A gateway
 publishes over TLS with the pilot CA and ingest stores the reading in an InfluxDB that refuses anonymous
 queries; `shouwang status` shows it working; a real nginx serves the console over HTTPS with the generated site;
 the nightly backup unit's command backs up, the state is wiped, and `shouwang restore` brings it back. Every
@@ -12,8 +16,10 @@ command of the README's "Running it for real" is run here through the installed 
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -22,6 +28,7 @@ import sqlite3
 import ssl
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +48,8 @@ from tests.notify.receivers import HttpReceiver
 
 SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what systemd gives a service
 SHOUWANG = Path(sys.executable).parent / "shouwang"
+TEST_USER = "shouwang-test"  # the services' system user in these tests (the installer creates it if absent)
+DEBIAN_UNITS = Path("/lib/systemd/system")
 
 
 # --- reading units as systemd does -----------------------------------------------------------------
@@ -67,11 +76,24 @@ class UnitCommand:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     user: str | None = None
+    group: str | None = None
+    umask: str | None = None
+    no_new_privs: bool = False
     settings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def unit_command(path: Path, instance: str = "") -> UnitCommand:
-    section, out = "", UnitCommand([])
+    out = UnitCommand([])
+    if path.suffix == ".conf" and path.parent.name.endswith(".d"):  # a drop-in: over Debian's unit
+        base = DEBIAN_UNITS / path.parent.name[:-2]
+        if base.is_file():
+            _read_unit(base, instance, out)
+            out.settings.clear()
+    return _read_unit(path, instance, out)
+
+
+def _read_unit(path: Path, instance: str, out: UnitCommand) -> UnitCommand:
+    section = ""
     for raw in path.read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
@@ -93,15 +115,35 @@ def unit_command(path: Path, instance: str = "") -> UnitCommand:
             out.cwd = value
         elif key == "User":
             out.user = value
+        elif key == "Group":
+            out.group = value
+        elif key == "UMask":
+            out.umask = value
+        elif key == "NoNewPrivileges":
+            out.no_new_privs = value == "yes"
     return out
 
 
+def unit_argv(cmd: UnitCommand) -> tuple[list[str], dict[str, str]]:
+    """The unit's command as systemd runs it: as User/Group with the user's groups, UMask, WorkingDirectory."""
+    env = {"PATH": SYSTEMD_PATH, "LANG": "C.UTF-8"}
+    argv = ["env", "-C", cmd.cwd, "--", *cmd.argv] if cmd.cwd else list(cmd.argv)
+    argv = ["/bin/sh", "-c", f'umask {cmd.umask or "0022"} && exec "$@"', "sh", *argv]
+    if cmd.user:
+        pw = pwd.getpwnam(cmd.user)
+        gid = grp.getgrnam(cmd.group).gr_gid if cmd.group else pw.pw_gid
+        env |= {"USER": cmd.user, "LOGNAME": cmd.user, "HOME": pw.pw_dir, "SHELL": pw.pw_shell}
+        argv = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={gid}", "--init-groups",
+                *(["--no-new-privs"] if cmd.no_new_privs else []), "--", *argv]
+    return argv, env | cmd.env
+
+
 def start_unit(path: Path, log: Path, ready, instance: str = "") -> ChildProcess:
-    """Start a unit's ExecStart with its Environment and WorkingDirectory (as this test's user)."""
+    """Start a unit's ExecStart with its Environment, WorkingDirectory, User, Group and UMask."""
     cmd = unit_command(path, instance)
     assert cmd.argv, f"{path}: no ExecStart"
-    argv = ["env", "-C", cmd.cwd, "--", *cmd.argv] if cmd.cwd else cmd.argv
-    child = ChildProcess(path.name, argv, log, ready=ready, env={"PATH": SYSTEMD_PATH, "LANG": "C.UTF-8", **cmd.env})
+    argv, env = unit_argv(cmd)
+    child = ChildProcess(path.name, argv, log, ready=ready, env=env)
     child.start(timeout=90)
     return child
 
@@ -138,7 +180,8 @@ class Site:
         return self.layout.command
 
     def install(self, *extra: str) -> str:
-        return _ok(_run(SHOUWANG, "install", "--prod", "--root", self.layout.root, *extra))
+        return _ok(_run(SHOUWANG, "install", "--prod", "--root", self.layout.root, "--set-owners", "--user", TEST_USER,
+                        *extra))
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         return _ok(_run(self.shouwang, *args, stdin=stdin))
@@ -174,6 +217,19 @@ class Site:
             ready = (lambda n=name: n in read_beats(state))
             self.children[name] = start_unit(self.unit_dir / unit, self.tmp / f"{name}.log", ready)
         wait_for(ingest_subscribed(self.cfg()), timeout=60, what="ingest subscribed")
+        self.check_users()
+
+    def check_users(self) -> None:
+        """Each process runs as its unit's user; what the services and the CLI wrote in the state is theirs."""
+        expected = {"influxdb": "influxdb", "mosquitto": "mosquitto", "ingest": TEST_USER, "alerts": TEST_USER,
+                    "api": TEST_USER, "watchdog": TEST_USER}
+        for name, child in self.children.items():
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            uid = int(re.search(r"^Uid:\s+(\d+)\s+(\d+)", status, re.MULTILINE).group(2))
+            assert pwd.getpwuid(uid).pw_name == expected[name], (name, uid)
+        state = self.layout.state
+        for path in [state / "alerts", *state.glob("alerts/alerts.db*"), state / "run", *(state / "run").iterdir()]:
+            assert pwd.getpwuid(path.stat().st_uid).pw_name == TEST_USER, path
 
     def stop(self, *names: str) -> None:
         for name in names or list(reversed(self.children)):
@@ -198,8 +254,13 @@ def _edit_config(path: Path, ports: dict[str, int], receiver: HttpReceiver) -> N
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("install")
+def site() -> Iterator[Site]:
+    if os.geteuid() != 0:
+        pytest.skip("runs the services as system users: needs root (as on CI)")
+    # the services' users must reach the relocated root: not under pytest's directory (root's, mode 0700)
+    tmp = Path(tempfile.mkdtemp(prefix="shouwang-install-"))
+    tmp.chmod(0o755)
+    opened = _open_path_to_python()
     receiver = HttpReceiver().start()
     ports = {"plain": free_port(), "tls": free_port(), "service": free_port(), "api": free_port(),
              "influx": free_port_pair(), "https": free_port(), "metrics": free_port()}
@@ -209,6 +270,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         s.stop()
         receiver.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        for d, mode in opened:
+            d.chmod(mode)
+
+
+def _open_path_to_python() -> list[tuple[Path, int]]:
+    """Let other users through the directories above the virtualenv's Python and the checkout, for this test.
+
+    A server's virtualenv uses Debian's /usr/bin/python3 (the installer refuses one its user cannot run); a
+    developer's may use an interpreter under /root (mode 0700): that directory gets o+x (pass through, not list)
+    until the test ends.
+    """
+    opened = []
+    for target in (Path(sys.executable).resolve(), Path(__file__).resolve()):
+        for d in reversed(target.parents):
+            mode = d.stat().st_mode & 0o7777
+            if not mode & 0o001 and d not in [o for o, _ in opened]:
+                d.chmod(mode | 0o001)
+                opened.append((d, mode))
+    return opened
 
 
 # --- the tests -------------------------------------------------------------------------------------
@@ -219,12 +300,20 @@ def test_install_writes_a_production_config_once_and_runs_nothing(site: Site) ->
     cfg_file = site.layout.config
     text = cfg_file.read_text()
     assert 'mode = "prod"' in text and oct(cfg_file.stat().st_mode & 0o777) == "0o640"
+    user = pwd.getpwnam(TEST_USER)  # created by the installer (or by an earlier run: left in place)
+    assert user.pw_shell == "/usr/sbin/nologin" and user.pw_uid < 1000
+    st = cfg_file.stat()
+    assert (st.st_uid, grp.getgrgid(st.st_gid).gr_name) == (0, TEST_USER)
+    assert pwd.getpwuid(site.layout.state.stat().st_uid).pw_name == TEST_USER
+    broker = site.layout.state / "broker"
+    assert pwd.getpwuid((broker / "passwd-services").stat().st_uid).pw_name == "mosquitto"
+    assert (broker / "tls" / "ca.key").stat().st_uid == 0  # the CA key stays root's
     for secret in ("service_password", "password", "secret_key"):
         value = re.search(rf'^{secret} = "([^"]+)"$', text, re.MULTILINE).group(1)
         assert len(value) >= 32 and value not in ("dev-service-password", "dev-influx-password")
-    # relocated: nothing run, every step printed
-    assert "would run: useradd --system" in out and "would run: systemctl restart shouwang-ingest.service" in out
-    assert "would run: chown -R mosquitto:mosquitto" in out
+    # relocated: the services not started (printed), the owners set for real
+    assert "would run: systemctl restart shouwang-ingest.service" in out and "would run: nginx -t" in out
+    assert "  running: chown -R mosquitto:mosquitto" in out and "would run: chown" not in out
     # the installed files point at the relocated paths only
     for f in (*(site.unit_dir / u for u in UNITS), site.layout.nginx_site, site.layout.command):
         body = f.read_text()
@@ -270,7 +359,7 @@ def test_units_pass_systemd_analyze_verify(site: Site) -> None:
     for unit in SERVICES:
         cmd = unit_command(d / unit)
         s = cmd.settings
-        assert cmd.user == "shouwang" and cmd.env["SHOUWANG_CONFIG"] == str(site.layout.config)
+        assert cmd.user == cmd.group == TEST_USER and cmd.env["SHOUWANG_CONFIG"] == str(site.layout.config)
         assert s["[Service]ReadWritePaths"] == [str(site.layout.state)]
         for key, value in (("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
                            ("Restart", "always"), ("StandardOutput", "journal")):
@@ -500,6 +589,10 @@ def test_uninstall_keeps_data_and_purge_deletes_it(tmp_path: Path) -> None:
     assert (tls / "ca.crt").read_bytes() == ca_before
     assert "reissuing" not in _ok(_run(SHOUWANG, "install", "--prod", "--root", layout.root))
 
+    # without --set-owners nothing is run: the services' user is `shouwang`, created and given the state on a server
+    assert "User=shouwang\n" in (layout.systemd / "shouwang-ingest.service").read_text()
+    out = _ok(_run(SHOUWANG, "install", "--prod", "--root", layout.root))
+    assert "would run: useradd --system" in out and "would run: chown -R shouwang:shouwang" in out
     out = _ok(_run(SHOUWANG, "install", "--prod", "--uninstall", "--root", layout.root))
     assert "would run: systemctl disable --now shouwang.target" in out
     assert not any((layout.systemd / u).exists() for u in UNITS)
