@@ -5,7 +5,8 @@ engine's bookkeeping); a county month is 4 x 10^7 readings. Here the file is dec
 readings of registered water meters - nearly all the traffic - are applied as numpy columns:
 
 - the water rule's per-meter state (register at the last use, last reading, unbroken flow) is kept in arrays
-  and stepped exactly as WaterRule.reading steps a MeterState, for every reading of a run at once;
+  and stepped exactly as WaterRule.reading steps a MeterState, for every reading of a run at once, and the run's
+  uses go to WaterRule.uses in one numpy step (the rule's own bookkeeping; a single use is a run of one);
 - a reading whose effect is an action - a use that clears an inactivity alert, a flow alert raised or cleared,
   a silent device heard again - or that carries what only the engine reads (a battery voltage), and every other
   message, goes through the engine itself (Engine.handle) at its own time, its meter's state handed over and
@@ -307,11 +308,9 @@ class FastRun:
         mw = mi[w]
         self.base[mw] = np.where((reset | used)[w], total[w], base[w])
         up = np.flatnonzero(bump & w)
-        if len(up):  # a use: the rule's own household bookkeeping (last use, what it learns), no action
-            used_fn, meters = water._used, self.state
-            for i, at, t_ in zip(mi[up].tolist(), used_at[up].tolist(), ts[up].tolist(), strict=True):
-                if used_fn(meters[i], at, t_):
-                    raise RuntimeError(f"{self.ids[i]}: a use cleared an alert the fast path did not foresee")
+        # uses: the rule's own household bookkeeping (last use, what it learns) in one step, no action
+        if len(up) and water.uses(h[up], used_at[up], ts[up]):
+            raise RuntimeError("a use cleared an alert the fast path did not foresee")
         self.flow_since[mw] = np.where(flowing[w], since[w], NONE_MS)
         self.flow_alerted[mw] = flowing[w] & fa[w]
         self.last_total[mw] = total[w]

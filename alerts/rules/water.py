@@ -172,17 +172,34 @@ class WaterRule(BaseRule):
         return out
 
     def _used(self, m: MeterState, used_at: int, now: int) -> list[Action]:
-        h = m.household
-        if h < 0 or used_at <= self.last_use[h]:
+        if m.household < 0:
             return []
-        was_alerted = self.alerted[h] == self.last_use[h]
-        self._learn_silence(h, used_at)
-        self._evening_use(h, used_at)
+        return self.uses(np.array([m.household], dtype=np.int64), np.array([used_at], dtype=np.int64), now)
+
+    def uses(self, h: np.ndarray, used_at: np.ndarray, now: int | np.ndarray) -> list[Action]:
+        """Water used in households `h` (rows, each at most once) at `used_at`, seen at `now`: a use ends the
+        household's silence (learned unless it may not be ordinary), may be an evening use, restarts its clock
+        and limit, and clears its open inactivity alert. Every household steps on its own state only, so a run of
+        uses of distinct households is one numpy step (the fast backtest calls it; a single use is a run of one).
+        Returns the clears, in the order of `h`."""
+        h = np.asarray(h, dtype=np.int64)
+        used_at = np.asarray(used_at, dtype=np.int64)
+        now_a = np.broadcast_to(np.asarray(now, dtype=np.int64), h.shape)
+        keep = h >= 0
+        if keep.any():
+            keep &= used_at > self.last_use[np.where(keep, h, 0)]
+        if not keep.all():
+            h, used_at, now_a = h[keep], used_at[keep], now_a[keep]
+        if not len(h):
+            return []
+        since = self.last_use[h]
+        was_alerted = self.alerted[h] == since
+        self._learn_silences(h, since, used_at)
+        self._evening_uses(h, used_at)
         self.last_use[h] = used_at
         self._limits(h)
-        if was_alerted:
-            return [Clear(Rule.WATER_INACTIVITY, self.codes[h], "water_used", now)]
-        return []
+        return [Clear(Rule.WATER_INACTIVITY, self.codes[i], "water_used", t)
+                for i, t in zip(h[was_alerted].tolist(), now_a[was_alerted].tolist(), strict=True)]
 
     def _flow(self, device: str, m: MeterState, ts: int, total: float, flow_lpm: float | None,
               leak_flag: bool | None) -> list[Action]:
@@ -239,14 +256,15 @@ class WaterRule(BaseRule):
         off = self.ctx.utc_offset_ms(int(np.max(ms)) if np.size(ms) else self._now)
         return ((np.asarray(ms, dtype=np.int64) + off) // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
 
-    def _limits(self, h: int | None = None) -> None:
-        """Each household's awake-hours limit for its current silence (all rows, or row h after a use)."""
+    def _limits(self, h: int | np.ndarray | None = None) -> None:
+        """Each household's awake-hours limit for its current silence (all rows, or rows h after their uses)."""
         c = self.cfg
-        rows = slice(None) if h is None else slice(h, h + 1)
+        rows = slice(None) if h is None else slice(h, h + 1) if isinstance(h, int) else h
         since = np.maximum(self.last_use[rows], self.away_until_ms[rows])
         learned = self.routine.days[rows] >= c.routine_min_days
         tail = self.routine.tail_limit_min(c.routine_false_per_month)[rows]
-        recur = self.routine.recur[rows][np.arange(learned.size), self._weekday(since)].min(axis=1)
+        weekday = self._weekday(since) if h is None else ((since + self._offsets(since)) // DAY_MS + 3) % 7
+        recur = self.routine.recur[rows][np.arange(learned.size), weekday].min(axis=1)
         lim = np.maximum(tail, recur.astype(np.float32) * np.float32(c.routine_factor) + np.float32(
             c.routine_margin_min))
         lo = np.minimum(np.float32(c.routine_floor_h * 60), self.window_ms[rows] / MIN_MS)
@@ -263,30 +281,40 @@ class WaterRule(BaseRule):
         self.wall_from[rows] = np.where(usual & (tonight - since >= EVENING_MIN * MIN_MS), tonight,
                                         np.iinfo(np.int64).max)
 
-    def _evening_use(self, h: int, used_at: int) -> None:
-        bed = int(self.bed[h])
-        if bed >= 0:
-            minute = (used_at + self.ctx.utc_offset_ms(used_at)) // MIN_MS % 1440
-            if (minute - (bed - EVENING_MIN)) % 1440 < EVENING_MIN:
-                self.routine.evening_today[h] = True
+    def _offsets(self, ms: np.ndarray) -> np.ndarray:
+        """The UTC offset at each time (computed once a minute: zones change offset on whole minutes)."""
+        minute, back = np.unique(ms // MIN_MS, return_inverse=True)
+        return np.array([self.ctx.utc_offset_ms(int(x) * MIN_MS) for x in minute.tolist()], dtype=np.int64)[back]
 
-    def _learn_silence(self, h: int, used_at: int) -> None:
-        """A silence of household h ended in a use (also one that raised an alert: cleared by use, it was a false
-        alarm): learn its length unless it may not be ordinary."""
-        since = int(self.last_use[h])
-        if since <= self.start_ms or self.away_until_ms[h] > since:
-            return  # from before we watched, or begun in away mode
-        if used_at - since > self.cfg.inactivity_hard_cap_h * 3_600_000:
-            return  # longer than the hard cap: an absence or worse, not routine
-        sleep = self._sleep_upto_row(h, used_at) - self._sleep_upto_row(h, since)
-        today = (since + self.ctx.utc_offset_ms(since)) // DAY_MS == self._day
-        self.routine.note(h, int(self._weekday(since)), (used_at - since) / MIN_MS - float(sleep), bool(today))
+    def _evening_uses(self, h: np.ndarray, used_at: np.ndarray) -> None:
+        bed = self.bed[h]
+        minute = (used_at + self._offsets(used_at)) // MIN_MS % 1440
+        evening = (bed >= 0) & ((minute - (bed - EVENING_MIN)) % 1440 < EVENING_MIN)
+        self.routine.evening_today[h[evening]] = True
 
-    def _sleep_upto_row(self, h: int, ms: int) -> int:
-        """_sleep_upto for one household."""
-        day, m = divmod((ms + self.ctx.utc_offset_ms(ms)) // MIN_MS, 1440)
-        a1, b1, a2, b2 = int(self.sa1[h]), int(self.sb1[h]), int(self.sa2[h]), int(self.sb2[h])
-        return day * ((b1 - a1) + (b2 - a2)) + min(max(m - a1, 0), b1 - a1) + min(max(m - a2, 0), b2 - a2)
+    def _learn_silences(self, h: np.ndarray, since: np.ndarray, used_at: np.ndarray) -> None:
+        """Silences of households h (distinct rows) ended in a use (also one that raised an alert: cleared by use,
+        it was a false alarm): learn their lengths unless they may not be ordinary."""
+        ok = (since > self.start_ms) & (self.away_until_ms[h] <= since)  # not from before we watched, nor away
+        # longer than the hard cap: an absence or worse, not routine
+        ok &= (used_at - since) <= self.cfg.inactivity_hard_cap_h * 3_600_000
+        if not ok.all():
+            h, since, used_at = h[ok], since[ok], used_at[ok]
+        if not len(h):
+            return
+        off_since, off_used = self._offsets(since), self._offsets(used_at)
+        sleep = self._sleep_upto_rows(h, used_at + off_used) - self._sleep_upto_rows(h, since + off_since)
+        day = (since + off_since) // DAY_MS
+        today = day == self._day if self._day is not None else np.zeros(len(h), dtype=bool)
+        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+        minutes = (used_at - since) / MIN_MS - sleep.astype(np.float64)
+        self.routine.note_many(h, weekday, minutes, today)
+
+    def _sleep_upto_rows(self, h: np.ndarray, local_ms: np.ndarray) -> np.ndarray:
+        """_sleep_upto for households h at local times."""
+        day, m = np.divmod(local_ms // MIN_MS, 1440)
+        a1, b1, a2, b2 = self.sa1[h], self.sb1[h], self.sa2[h], self.sb2[h]
+        return day * ((b1 - a1) + (b2 - a2)) + np.clip(m - a1, 0, b1 - a1) + np.clip(m - a2, 0, b2 - a2)
 
     def learn(self, now: int) -> None:
         """The routine's daily step: peaks fade, and a day counts as learned for every household with no open
