@@ -168,12 +168,14 @@ def throttle(items: Iterator, every_ms: int, on_progress) -> Iterator:  # noqa: 
     """Pass items through; call on_progress(at_ms) with the time of the last item sent, every every_ms of it."""
     last_sent: int | None = None
     next_mark: int | None = None
-    for item in items:
-        if last_sent is not None and (next_mark is None or last_sent >= next_mark):
+    try:
+        for item in items:
+            if last_sent is not None and (next_mark is None or last_sent >= next_mark):
+                on_progress(last_sent)
+                next_mark = last_sent + every_ms
+            yield item  # the runner sends it before asking for the next one
+            last_sent = item.at_ms
+    finally:  # also when the run is stopped (the generator is closed): a restart resumes after the last one sent
+        if last_sent is not None:
             on_progress(last_sent)
-            next_mark = last_sent + every_ms
-        yield item  # the runner sends it before asking for the next one
-        last_sent = item.at_ms
-    if last_sent is not None:
-        on_progress(last_sent)
 

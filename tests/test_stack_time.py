@@ -115,6 +115,9 @@ def test_a_live_publish_during_the_demo_start_opens_nothing_and_a_restart_replay
             press = next(a for a in alerts if a.rule is Rule.CALL_BUTTON)
             assert press.opened_at == live["origin_ms"] + 25_000  # the press's own time
             assert all(a.opened_at >= live["origin_ms"] - 600_000 for a in alerts)
+        # the demo has played past its last incident (+40 s) before the stop, so the restart has none still to come
+        wait_for(lambda: json.loads((state / "sim" / "demo.json").read_text())["played_to_ms"]
+                 >= live["origin_ms"] + 60_000, timeout=90, what="the demo played past its incidents")
         _stop(up)
 
         # a restart: the demo resumes where it stopped, nothing scripted happens twice, the ladder goes on

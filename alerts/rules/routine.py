@@ -104,7 +104,8 @@ class Routine:
 
     def save(self, path: str, codes: list[str]) -> None:
         np.savez(path, over=self.over, excess=self.excess, exposure=self.exposure, days=self.days, today=self.today,
-                 recur=self.recur, evening=self.evening, codes=np.asarray(codes, dtype=object))
+                 recur=self.recur, evening=self.evening, evening_today=self.evening_today,
+                 codes=np.asarray(codes, dtype=object))
 
     @staticmethod
     def load(path: str) -> tuple[Routine, list[str]]:
@@ -113,4 +114,6 @@ class Routine:
             r = Routine(0)
             r.over, r.excess, r.exposure, r.days = f["over"], f["excess"], f["exposure"], f["days"]
             r.today, r.recur, r.evening = f["today"], f["recur"], f["evening"]
+            # whether today's evening saw a use: not saved by earlier files (then: not yet, as at a midnight)
+            r.evening_today = f["evening_today"] if "evening_today" in f.files else np.zeros(len(r.over), dtype=bool)
             return r, [str(c) for c in f["codes"]]
