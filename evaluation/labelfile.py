@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from evaluation.scoring import Incident
+from ground.csvfile import CsvTable
 from ground.errors import ShouwangError
 
 COLUMNS = ("household", "device", "start", "end", "kind", "note")
@@ -66,35 +66,15 @@ def parse_time(text: str, zone: ZoneInfo, column: str) -> int:
 def read_labels(text: str, zone: ZoneInfo, households: Mapping[str, bool], meters: Mapping[str, str],
                 source: str = "<labels>") -> tuple[list[Incident], list[LabelError]]:
     """Incidents and per-row errors. households: code -> monitored for inactivity; meters: meter -> household."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise LabelsFileError(f"{source}: empty file") from None
-    except csv.Error as exc:
-        raise LabelsFileError(f"{source}: row 1: {exc}") from None
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise LabelsFileError(f"{source}: row 1: unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}")
-    for need in ("start", "kind"):
-        if need not in header:
-            raise LabelsFileError(f"{source}: row 1: missing column {need!r}")
+    table = CsvTable(text.lstrip("\ufeff"), source, COLUMNS, ("start", "kind"), LabelsFileError)
+    header = table.header
     if "household" not in header and "device" not in header:
         raise LabelsFileError(f"{source}: row 1: needs a household or a device column")
     out: list[Incident] = []
     errors: list[LabelError] = []
-    row = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            row += 1
-            errors.append(LabelError(row, "-", f"unreadable CSV: {exc}"))
-            continue
-        row += 1
-        if not any(c.strip() for c in cells):
+    for row, cells in table.rows():
+        if isinstance(cells, csv.Error):
+            errors.append(LabelError(row, "-", f"unreadable CSV: {cells}"))
             continue
         raw = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}
         try:

@@ -30,6 +30,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ground.csvfile import CsvTable, decode
 from ground.errors import ShouwangError
 from registry.model import bump_revision, format_hhmm_range, parse_hhmm_range
 from registry.tables import CameraZone, Contact, Device, Household, Node, RiverStation
@@ -251,48 +252,20 @@ def _parse_row(rownum: int, raw: dict[str, str]) -> _Row:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _decode(data: bytes, source: str) -> str:
-    for enc in ("utf-8-sig", "gb18030"):  # spreadsheets in China often save CSV as GBK
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise RegistryFileError(f"{source}: neither UTF-8 nor GB18030 text")
-
-
 def read_rows(text: str, source: str = "<csv>") -> tuple[list[_Row], list[RowError], int, dict[str, int]]:
     """Parse CSV text into rows, per-row errors, the row count and {code: row} of rows that failed."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise RegistryFileError(f"{source}: empty file") from None
-    except csv.Error as exc:
-        raise RegistryFileError(f"{source}: row 1: {exc}") from None
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise RegistryFileError(f"{source}: row 1: unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}")
-    for need in ("record", "code", "parent"):
-        if need not in header:
-            raise RegistryFileError(f"{source}: row 1: missing column {need!r}")
+    table = CsvTable(text, source, COLUMNS, ("record", "code", "parent"), RegistryFileError)
+    header = table.header
     if len(set(header)) != len(header):
         raise RegistryFileError(f"{source}: row 1: a column appears twice")
     rows: list[_Row] = []
     errors: list[RowError] = []
     failed: dict[str, int] = {}
     total = 0
-    line = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
+    for line, cells in table.rows():
+        if isinstance(cells, csv.Error):
+            errors.append(RowError(table.line_num, "-", f"unreadable CSV: {cells}"))
             break
-        except csv.Error as exc:
-            errors.append(RowError(reader.line_num, "-", f"unreadable CSV: {exc}"))
-            break
-        line += 1
-        if not any(c.strip() for c in cells):
-            continue
         total += 1
         if len(cells) != len(header):
             errors.append(RowError(line, "-", f"{len(cells)} cells, the header has {len(header)}"))
@@ -556,7 +529,7 @@ def import_file(db: Database, path: Path, **kw: Any) -> ImportReport:
         data = path.read_bytes()
     except OSError as exc:
         raise RegistryFileError(f"{path}: {exc.strerror}") from None
-    return import_rows(db, _decode(data, str(path)), str(path), **kw)
+    return import_rows(db, decode(data, str(path), RegistryFileError), str(path), **kw)
 
 
 # --- export ------------------------------------------------------------------------------
