@@ -32,7 +32,6 @@ by a lock on the file (sqlite_lock).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -50,6 +49,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ground.errors import ServiceError, ShouwangError
+from ground.pidlock import PidLockHeld, take_pid_lock
 from storage.sql import Base, Database, make_engine
 
 log = logging.getLogger(__name__)
@@ -238,19 +238,9 @@ def load_state(db: Database, name: str) -> bytes | None:
 
 def sqlite_lock(db_file: Path) -> IO[str]:
     """Hold an exclusive lock beside the SQLite store for the life of the engine; a second engine is refused."""
-    path = db_file.with_name(db_file.name + ".engine.lock")
-    fh = open(path, "a+")  # noqa: SIM115 -- held open on purpose: the lock lives as long as the file handle
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "?"
-        fh.close()
-        raise ServiceError(f"another alerts engine (pid {holder}) already runs on the SQLite store {db_file}; a "
+        return take_pid_lock(db_file.with_name(db_file.name + ".engine.lock"))
+    except PidLockHeld as held:
+        raise ServiceError(f"another alerts engine (pid {held.pid}) already runs on the SQLite store {db_file}; a "
                            "second engine, as a standby or a partition, needs the PostgreSQL store "
                            "(alerts.database_url)") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh

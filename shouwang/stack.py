@@ -9,7 +9,6 @@ reverse order. A lock file in the state directory keeps a second `up` out.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ import httpx
 from broker_config import add_gateway, gateway_endpoint
 from shouwang.config import Config
 from ground.errors import AlreadyRunning
+from ground.pidlock import PidLockHeld, take_pid_lock
 from storage.influx import InfluxClient
 from shouwang.procs import ChildProcess, port_open
 from shouwang.services import influxd_process, mosquitto_process
@@ -42,20 +42,11 @@ class StateLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            pid = fh.read().strip() or "?"
-            fh.close()
-            raise AlreadyRunning(f"shouwang up is already running on {self.path.parent} (pid {pid}); "
+            self._fh = take_pid_lock(self.path)
+        except PidLockHeld as held:
+            raise AlreadyRunning(f"shouwang up is already running on {self.path.parent} (pid {held.pid}); "
                                  "stop it first or use another state_dir") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
 
     def release(self) -> None:
         if self._fh is not None:
