@@ -1,14 +1,18 @@
 """Populations of solitary residents for evaluating inactivity detection (docs/evaluation.md): a typical one and
 the kinds of people a rule tuned to it fails on. Each is a set of habit ranges (people.py) plus labelled
-emergencies; none of it knows the alert rules, their windows or their sleep hours.
+emergencies; none of it knows the alert rules, their windows or their sleep hours. Irregular sleepers, night
+wanderers and late risers have no fixed weekly activity; every other population has typical's.
 
     typical          wakes 06:00-07:00, in bed 21:00-22:20, naps some afternoons, the toilet at night, out
-                     for a morning or an afternoon now and then
-    outings          out 3-9 h at a time, 4-10 times a month (market, park, day centre, clinic)
+                     for a morning or an afternoon now and then; 0-2 fixed weekly activities of 2-5 h (60 % have
+                     one, a quarter two: the market, day centre, clinic, mahjong, temple; skipped some weeks)
+    outings          out 3-9 h at a time, 4-10 times a month (market, park, day centre, clinic), and 1-2 fixed
+                     weekly activities (90 % one, over half two)
     irregular        no fixed hours: sleep shifted by hours on some days, dozes in the day
     night_wanderers  up at night, often for an hour or two, and sleeping it off in the day
     late_risers      up at 08:30-10:30, in bed after midnight
-    low_use          few draws a day (a thermos, meals out or not cooked), rarely a shower
+    low_use          few draws a day (a thermos, meals out or not cooked), rarely a shower; weekly
+                     activities as typical
     hospital         typical, plus stays in hospital of 2-8 days nobody flags (away mode is not set)
     visitors         typical, plus visitors at home for hours and whole days out with family
     shared_meter     typical, plus a second person on the same meter some nights (an adult child, a lodger)
@@ -39,11 +43,12 @@ RESOLUTION_L = 1.0
 EMERGENCY_SHARE = 0.2
 HOUSEHOLDS_PER_GATEWAY = 25
 
-_T = Habits()
+WEEKLY = (0.6, 0.4)  # chance of a first fixed weekly activity, and then of a second (people.py)
+_T = Habits(weekly=WEEKLY)
 POPULATIONS: dict[str, tuple[str, Habits, str, str]] = {
     # name: (id prefix, habits, zh description, en description)
     "typical": ("typ", _T, "作息规律，偶尔半天外出", "regular hours, out for half a day now and then"),
-    "outings": ("out", Habits(outings_per_month=(4.0, 10.0), outing_h=(3.0, 9.0)),
+    "outings": ("out", Habits(outings_per_month=(4.0, 10.0), outing_h=(3.0, 9.0), weekly=(0.9, 0.6)),
                 "每月外出 4-10 次，每次 3-9 小时", "out 3-9 h at a time, 4-10 times a month"),
     "irregular": ("irr", Habits(wake_h=(5.5, 8.5), wake_sd_h=(0.8, 1.6), bed_h=(20.5, 23.5), bed_sd_h=(0.8, 1.6),
                                 doze_prob=(0.2, 0.5), odd_day_prob=(0.1, 0.25)),
@@ -54,13 +59,13 @@ POPULATIONS: dict[str, tuple[str, Habits, str, str]] = {
     "late_risers": ("lat", Habits(wake_h=(8.5, 10.5), bed_h=(23.8, 25.3), nap_prob=(0.0, 0.3)),
                     "晚起晚睡（8:30 后起床，午夜后睡）", "up after 08:30, in bed after midnight"),
     "low_use": ("low", Habits(uses_per_h=(0.15, 0.4), meals_prob=(0.2, 0.6), shower_prob=(0.05, 0.2),
-                              night_toilet=(0.2, 0.8)),
+                              night_toilet=(0.2, 0.8), weekly=WEEKLY),
                 "用水很少", "very low use"),
-    "hospital": ("hos", Habits(hospital_per_month=0.7, hospital_days=(2, 8)),
+    "hospital": ("hos", Habits(hospital_per_month=0.7, hospital_days=(2, 8), weekly=WEEKLY),
                  "住院等未登记的离家（未设外出模式）", "hospital stays nobody flags (no away mode)"),
-    "visitors": ("vis", Habits(visits_per_month=(4.0, 8.0), day_out_per_month=(1.0, 2.5)),
+    "visitors": ("vis", Habits(visits_per_month=(4.0, 8.0), day_out_per_month=(1.0, 2.5), weekly=WEEKLY),
                  "常有访客，偶随家人外出一整天", "visitors at home, whole days out with family"),
-    "shared_meter": ("shm", Habits(co_user_nights=(0.3, 0.7)),
+    "shared_meter": ("shm", Habits(co_user_nights=(0.3, 0.7), weekly=WEEKLY),
                      "一表两人（子女或租客部分夜晚同住）", "a second person on the meter some nights"),
 }
 

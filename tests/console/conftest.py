@@ -273,3 +273,42 @@ def clear_retained_alerts(services) -> None:  # noqa: ANN001
             peer.wait_acked(mids)
     finally:
         peer.stop()
+
+
+# --- headless Chromium (Debian's, through Playwright); screenshots for a person to look at ----------------------
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"  # gitignored
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless Chromium for a test module; each test opens contexts (its own cookies) in it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: scripts/setup.sh installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page, name: str, full: bool = True) -> None:
+    """The whole page, or (full=False) the first screen a person sees, as test-artifacts/console/<name>.png."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
+
+
+def login(page, url: str, user: str, query: str = "") -> None:
+    """Log in through the console's login form (query: e.g. "?lang=en")."""
+    page.goto(f"{url}/login{query}")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")

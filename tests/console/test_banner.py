@@ -23,8 +23,7 @@ from shouwang.config import load_config
 from shouwang.procs import ChildProcess, free_port, port_open
 from storage.sql import Database
 from tests.conftest import write_config
-from tests.console.conftest import PASSWORD
-from tests.console.test_browser import ARGS, CHROMIUM, PHONE, shot
+from tests.console.conftest import PASSWORD, PHONE, login, shot
 from tests.notify.fixtures import registry_csv
 
 
@@ -58,23 +57,16 @@ def _beat(state: Path, service: str, age_s: float) -> None:
          "beat_at_ms": now - int(age_s * 1000), "progress": {}}))
 
 
-def _page(api, user: str, lang: str = "zh"):  # noqa: ANN001, ANN202
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    page = browser.new_context(viewport=PHONE).new_page()
-    page.goto(f"{api[0]}/login?lang={lang}")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("load")
-    return pw, browser, page
+def _page(browser, api, user: str, lang: str = "zh"):  # noqa: ANN001, ANN202
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    login(page, api[0], user, f"?lang={lang}")
+    return ctx, page
 
 
-def test_banner_names_what_stopped_and_goes_when_it_works(api) -> None:  # noqa: ANN001
+def test_banner_names_what_stopped_and_goes_when_it_works(browser, api) -> None:  # noqa: ANN001
     url, state = api
-    pw, browser, page = _page(api, "staff")
+    ctx, page = _page(browser, api, "staff")
     try:
         banner = page.locator("#fault")
         assert banner.is_visible()  # neither ingest nor the engine has ever beaten here
@@ -94,24 +86,21 @@ def test_banner_names_what_stopped_and_goes_when_it_works(api) -> None:  # noqa:
         box = page.locator("#fault").bounding_box()
         assert box is not None and box["width"] <= PHONE["width"]  # wraps on a phone, never off-screen
     finally:
-        browser.close()
-        pw.stop()
+        ctx.close()
 
 
-def test_banner_in_english_and_never_for_family(api) -> None:  # noqa: ANN001
+def test_banner_in_english_and_never_for_family(browser, api) -> None:  # noqa: ANN001
     url, state = api
     _beat(state, "ingest", 1)
     _beat(state, "alerts", 300)
-    pw, browser, page = _page(api, "staff", "en")
+    ctx, page = _page(browser, api, "staff", "en")
     try:
         assert "The alerts engine has stopped working (hung or paused)" in page.locator("#fault").inner_text()
     finally:
-        browser.close()
-        pw.stop()
-    pw, browser, page = _page(api, "fam1")
+        ctx.close()
+    ctx, page = _page(browser, api, "fam1")
     try:
         assert page.url.endswith("/family")
         assert page.locator("#fault").is_hidden()
     finally:
-        browser.close()
-        pw.stop()
+        ctx.close()

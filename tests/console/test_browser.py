@@ -7,46 +7,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.console.conftest import PASSWORD, LiveStack
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: scripts/setup.sh installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def shot(page, name: str) -> None:  # noqa: ANN001
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def login(page, live: LiveStack, user: str) -> None:  # noqa: ANN001
-    page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("load")
+from tests.console.conftest import PHONE, LiveStack, login, shot
 
 
 def api_alert(live: LiveStack, alert_id: int) -> dict:
@@ -59,7 +23,7 @@ def test_board_shows_a_press_within_2s_with_a_cue_and_acknowledges(browser, live
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     try:
-        login(page, live, "staff")
+        login(page, live.url, "staff")
         assert page.url.rstrip("/") == live.url
         page.wait_for_selector("#live:not(.down)")
         page.wait_for_function("window.swStream && window.swStream.readyState === 1")
@@ -118,7 +82,7 @@ def test_phone_views_in_english_family_view_and_river_chart(browser, live: LiveS
     ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = ctx.new_page()
     try:
-        login(page, live, "gw2")  # an English-speaking grid worker of grid 2
+        login(page, live.url, "gw2")  # an English-speaking grid worker of grid 2
         page.wait_for_selector("#live:not(.down)")
         assert "Active alerts" in page.inner_text("h1")
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -140,7 +104,7 @@ def test_phone_views_in_english_family_view_and_river_chart(browser, live: LiveS
         shot(page, "devices-phone-en")
         page.click("#logout")
         page.wait_for_url(re.compile(r".*/login.*"))
-        login(page, live, "fam1")
+        login(page, live.url, "fam1")
         page.wait_for_url(re.compile(r".*/family$"))
         page.wait_for_selector("#last-use")
         assert "Building 3 Room 301" in page.inner_text("#household") and "Room 302" not in page.inner_text("body")

@@ -21,8 +21,7 @@ from notify.dispatch import ChannelNotifier
 from ground.clock import SystemClock
 from registry.model import load_snapshot
 from storage.sql import Database
-from tests.console.conftest import LiveStack
-from tests.console.test_browser import PHONE, browser, login, shot  # noqa: F401  (browser: the fixture)
+from tests.console.conftest import PHONE, LiveStack, login, shot
 from tests.helpers import wait_for
 
 
@@ -74,7 +73,7 @@ def gw1_messages(live: LiveStack, aid: int) -> list[dict]:
 
 
 def test_family_taps_fine_or_unreachable_and_the_resident_answers_with_the_button(
-        browser, live: LiveStack, opener: Opener) -> None:  # noqa: ANN001, F811
+        browser, live: LiveStack, opener: Opener) -> None:  # noqa: ANN001
     aid, msg = opener.open()
     # the bytes the family's phone gets: Chinese, both one-tap answers, the place's name, no registry codes
     assert msg["title"].startswith("【请确认平安】") and "Room 301" in msg["title"]
@@ -84,7 +83,7 @@ def test_family_taps_fine_or_unreachable_and_the_resident_answers_with_the_butto
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     try:  # the grid worker sees it on the board at once, in Chinese, with the check-in state
-        login(page, live, "gw1")
+        login(page, live.url, "gw1")
         row = page.wait_for_selector(f'.alert-row[data-id="{aid}"]', timeout=5000)
         assert "正在询问家属" in row.inner_text() and "用水异常" in row.inner_text()
         shot(page, "board-checkin-asking")

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -30,10 +29,8 @@ from registry.csvio import COLUMNS, import_rows
 from registry.model import RegistrySnapshot, load_snapshot
 from registry.types import Level
 from storage.sql import Database
-from tests.console.conftest import PASSWORD, clear_retained_alerts
-from tests.console.test_browser import ARGS, ARTIFACTS, CHROMIUM
+from tests.console.conftest import PASSWORD, PHONE, clear_retained_alerts, login, shot
 
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 #: registry codes that must not stand where the registry has a name (hh-0005, bld-03, worker-grid-02, cb-0002,
 #: grid-01, demo-community, duty-..., family-hh-...)
@@ -236,35 +233,11 @@ def happen(d: Demo) -> None:
 # --- the browser ----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: scripts/setup.sh installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def shot(page, name: str, full: bool = True) -> None:
-    """The whole page, or (full=False) the first screen a person sees."""
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
-
-
 def open_as(browser, demo: Demo, user: str, size: dict) -> tuple[object, object]:
     phone = size is PHONE
     ctx = browser.new_context(viewport=size, is_mobile=phone, has_touch=phone)
     page = ctx.new_page()
-    page.goto(f"{demo.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("load")
+    login(page, demo.url, user)
     return ctx, page
 
 
