@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,44 +199,45 @@ class LiveStack:
         return ts
 
 
-@pytest.fixture(scope="module")
-def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:  # noqa: ANN001
+@dataclass
+class LiveChildren:
+    cfg: Config
+    url: str  # the console's
+    alerts: object  # ChildProcess
+    api: object
+    seeded: object  # what seed returned
+
+
+@contextmanager
+def live_children(services, tmp: Path, name: str, uid: str, secret: str, seed: Callable[[Database], object], *,
+                  extra_toml: str = "", **sections: dict) -> Iterator[LiveChildren]:
+    """`shouwang alerts run` and `shouwang api` as children on the session's Mosquitto and influxd, with a config of
+    their own (<tmp>/<name>.toml: client ids ending in uid, the engine ticking every 0.2 s, notify on and quick to
+    retry, plus `sections` and `extra_toml`) and the database as seed(db) leaves it. Then stops both and empties
+    the retained alert states they left on the shared broker."""
     import os
     import sys
-    import uuid
 
     from alerts.service import subscribed_check
     from shouwang.config import load_config
     from shouwang.procs import ChildProcess, free_port, port_open
     from tests.conftest import write_config
-    from tests.notify.receivers import HttpReceiver, SmtpReceiver
 
-    uid = uuid.uuid4().hex[:6]
-    tmp = tmp_path_factory.mktemp("live")
-    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
     api_port = free_port()
-    relay = {"wecombot": f"http://127.0.0.1:{http.port}/cgi-bin/webhook/send?key={{key}}",
-             "dingtalk": f"http://127.0.0.1:{http.port}/robot/send?access_token={{token}}",
-             "feishu": f"http://127.0.0.1:{http.port}/open-apis/bot/v2/hook/{{token}}/"}
-    cfg_file = write_config(tmp / "live.toml", tmp / "state", broker={"port": services.port, "service_port": services.cfg.broker.service_port},
+    cfg_file = write_config(tmp / f"{name}.toml", tmp / "state",
+                            broker={"port": services.port, "service_port": services.cfg.broker.service_port},
                             influx={"port": services.cfg.influx.port},
                             alerts={"client_id": f"svc_alerts_{uid}", "tick_s": 0.2},
-                            api={"port": api_port, "client_id": f"svc_api_{uid}", "public_url": f"http://127.0.0.1:{api_port}",
-                                 "secret_key": "s" * 40},
-                            notify={"enabled": True, "retry_base_s": 0.2},
-                            watchdog={"services": ["alerts", "api"]})  # no ingest in this stack: no red banner
-    with open(cfg_file, "a") as fh:  # a nested table: write_config writes flat sections only
-        fh.write("[notify.relay]\n" + "".join(f'{k} = "{v}"\n' for k, v in relay.items()))
+                            api={"port": api_port, "client_id": f"svc_api_{uid}",
+                                 "public_url": f"http://127.0.0.1:{api_port}", "secret_key": secret},
+                            notify={"enabled": True, "retry_base_s": 0.2}, **sections)
+    if extra_toml:
+        with open(cfg_file, "a") as fh:
+            fh.write(extra_toml)
     cfg = load_config(cfg_file, env={})
     db = Database.from_config(cfg)
     try:
-        assert import_rows(db, registry_csv(http.port, smtp.port, suffix=f"-{uid}")).errors == []
-        reg = load_snapshot(db)
-        if not _HASH:
-            _HASH.append(hash_password(PASSWORD))
-        for name, (role, scopes, contact) in USERS.items():
-            create_user(db, reg, name, PASSWORD, role, scopes, contact=contact, display_name=name.upper(),
-                        language="en" if name in ("gw2", "fam2") else "zh", now=0, password_hash=_HASH[0])
+        seeded = seed(db)
     finally:
         db.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
@@ -249,14 +251,45 @@ def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSta
     try:
         api.start(timeout=60)
         try:
-            yield LiveStack(cfg, f"http://127.0.0.1:{api_port}", uid, http, smtp, alerts, api, services)
+            yield LiveChildren(cfg, f"http://127.0.0.1:{api_port}", alerts, api, seeded)
         finally:
             api.stop()
     finally:
         alerts.stop()
+        clear_retained_alerts(services)
+
+
+@pytest.fixture(scope="module")
+def live(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:  # noqa: ANN001
+    import uuid
+
+    from tests.notify.receivers import HttpReceiver, SmtpReceiver
+
+    uid = uuid.uuid4().hex[:6]
+    tmp = tmp_path_factory.mktemp("live")
+    http, smtp = HttpReceiver().start(), SmtpReceiver().start()
+    relay = {"wecombot": f"http://127.0.0.1:{http.port}/cgi-bin/webhook/send?key={{key}}",
+             "dingtalk": f"http://127.0.0.1:{http.port}/robot/send?access_token={{token}}",
+             "feishu": f"http://127.0.0.1:{http.port}/open-apis/bot/v2/hook/{{token}}/"}
+
+    def seed_live(db: Database) -> None:
+        assert import_rows(db, registry_csv(http.port, smtp.port, suffix=f"-{uid}")).errors == []
+        reg = load_snapshot(db)
+        if not _HASH:
+            _HASH.append(hash_password(PASSWORD))
+        for name, (role, scopes, contact) in USERS.items():
+            create_user(db, reg, name, PASSWORD, role, scopes, contact=contact, display_name=name.upper(),
+                        language="en" if name in ("gw2", "fam2") else "zh", now=0, password_hash=_HASH[0])
+
+    try:
+        with live_children(services, tmp, "live", uid, "s" * 40, seed_live,
+                           # a nested table: write_config writes flat sections only
+                           extra_toml="[notify.relay]\n" + "".join(f'{k} = "{v}"\n' for k, v in relay.items()),
+                           watchdog={"services": ["alerts", "api"]}) as c:  # no ingest in this stack: no red banner
+            yield LiveStack(c.cfg, c.url, uid, http, smtp, c.alerts, c.api, services)
+    finally:
         http.stop()
         smtp.stop()
-        clear_retained_alerts(services)
 
 
 def clear_retained_alerts(services) -> None:  # noqa: ANN001

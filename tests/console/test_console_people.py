@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from registry.csvio import COLUMNS, import_rows
 from registry.model import RegistrySnapshot, load_snapshot
 from registry.types import Level
 from storage.sql import Database
-from tests.console.conftest import PASSWORD, PHONE, clear_retained_alerts, login, shot
+from tests.console.conftest import PASSWORD, PHONE, live_children, login, shot
 
 DESKTOP = {"width": 1280, "height": 800}
 #: registry codes that must not stand where the registry has a name (hh-0005, bld-03, worker-grid-02, cb-0002,
@@ -96,26 +94,12 @@ def demo_rows(uid: str, hook: str) -> str:
 def demo(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The engine and the API as children on the demo registry; a press, a river above its warning line, a
     silent meter cleared by the engine."""
-    from alerts.service import subscribed_check
-    from shouwang.config import load_config
-    from shouwang.procs import ChildProcess, free_port, port_open
-    from tests.conftest import write_config
     from tests.notify.receivers import HttpReceiver
 
     uid = uuid.uuid4().hex[:6]
     tmp = tmp_path_factory.mktemp("demo-console")
     http = HttpReceiver().start()
-    api_port = free_port()
-    cfg_file = write_config(tmp / "demo.toml", tmp / "state",
-                            broker={"port": services.port, "service_port": services.cfg.broker.service_port},
-                            influx={"port": services.cfg.influx.port},
-                            alerts={"client_id": f"svc_alerts_{uid}", "tick_s": 0.2},
-                            api={"port": api_port, "client_id": f"svc_api_{uid}",
-                                 "public_url": f"http://127.0.0.1:{api_port}", "secret_key": "d" * 40},
-                            notify={"enabled": True, "retry_base_s": 0.2})
-    cfg = load_config(cfg_file, env={})
-    db = Database.from_config(cfg)
-    try:
+    def seed_demo(db: Database) -> RegistrySnapshot:
         report = import_rows(db, demo_rows(uid, f"127.0.0.1:{http.port}"))
         assert report.errors == []
         reg = load_snapshot(db)
@@ -127,28 +111,15 @@ def demo(services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         family = next(c for c in reg.contacts["hh-0002"] if c.role.value == "family")  # the pressed button's flat
         create_user(db, reg, "zhfamily", PASSWORD, UserRole.FAMILY, ["hh-0002"], contact=family.code,
                     display_name=family.name, language="zh", now=0, password_hash=pw)
-    finally:
-        db.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUWANG_")}
-    env["SHOUWANG_CONFIG"] = str(cfg_file)
-    logs = cfg.state_path / "logs"
-    alerts = ChildProcess("alerts", [sys.executable, "-m", "shouwang", "alerts", "run"], logs / "alerts.log",
-                          ready=subscribed_check(logs / "alerts.log"), env=env)
-    api = ChildProcess("api", [sys.executable, "-m", "shouwang", "api"], logs / "api.log",
-                       ready=lambda: port_open("127.0.0.1", api_port), env=env)
-    alerts.start(timeout=60)
+        return reg
+
     try:
-        api.start(timeout=60)
-        try:
-            d = Demo(f"http://127.0.0.1:{api_port}", uid, cfg, reg, services)
+        with live_children(services, tmp, "demo", uid, "d" * 40, seed_demo) as c:
+            d = Demo(c.url, uid, c.cfg, c.seeded, services)
             happen(d)
             yield d
-        finally:
-            api.stop()
     finally:
-        alerts.stop()
         http.stop()
-        clear_retained_alerts(services)
 
 
 def happen(d: Demo) -> None:
