@@ -6,91 +6,21 @@ alerted exactly once, and the engine must never have been disconnected (it holds
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts import partition
 from registry.csvio import import_rows
 from storage.sql import Database
 from tests.alerts.test_standby import AlertWatch, EngineProc, registry_csv
-from tests.cluster.conftest import ClusterRig
+from tests.cluster.conftest import ClusterRig, Gateway, Intruder
 from tests.conftest import now_ms
 from tests.helpers import wait_for
 from wire import Message, encode
 from wire.models import Channel, Kind
-
-
-class Gateway:
-    """A gateway on MQTT 3.1.1 (QoS 1) to one node; publish() returns the message's paho info."""
-
-    def __init__(self, rig: ClusterRig, gw: str, client_id: str | None = None, node: int = 0) -> None:
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or gw, protocol=mqtt.MQTTv311,
-                             clean_session=False)
-        self.c.username_pw_set(gw, rig.passwords[gw])
-        self.c.max_inflight_messages_set(100)
-        self.disconnects = 0
-        self.c.on_disconnect = lambda *a: setattr(self, "disconnects", self.disconnects + 1)
-        n = rig.cfg.broker.nats_nodes[node]
-        self.c.connect(n.host, n.mqtt_port, keepalive=30)
-        self.c.loop_start()
-        wait_for(self.c.is_connected, 15, what=f"{gw} connected")
-
-    def publish(self, topic: str, body: bytes) -> mqtt.MQTTMessageInfo:
-        return self.c.publish(topic, body, qos=1)
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
-        self.c._reset_sockets()
-
-
-class Intruder:
-    """cgw-z's credentials connecting with other clients' ids, one after another, until stopped."""
-
-    def __init__(self, rig: ClusterRig, client_ids: list[str]) -> None:
-        self.rig, self.ids = rig, client_ids
-        self.accepted = 0
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="intruder", daemon=True)
-
-    def _run(self) -> None:
-        n = self.rig.cfg.broker.nats_nodes[1]
-        i = 0
-        while not self.stop_event.is_set():
-            cid = self.ids[i % len(self.ids)]
-            i += 1
-            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv311, clean_session=False)
-            c.username_pw_set("cgw-z", self.rig.passwords["cgw-z"])
-            codes: list = []
-            c.on_connect = lambda cl, u, f, rc, p, codes=codes: codes.append(rc)
-            try:
-                c.connect(n.host, n.mqtt_port, keepalive=10)
-                c.loop_start()
-                deadline = time.monotonic() + 3
-                while not codes and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                if codes and not codes[0].is_failure:
-                    self.accepted += 1
-                self.stop_event.wait(0.3)
-                c.disconnect()
-            except OSError:
-                pass
-            finally:
-                c.loop_stop()
-                c._reset_sockets()
-
-    def start(self) -> Intruder:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(10)
 
 
 def _engine(rig: ClusterRig, root: Path, name: str, url: str, uid: str, partitions: int) -> EngineProc:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from shouwang.status import gather, render
-from tests.cluster.conftest import ClusterRig
-from tests.cluster.test_alerts_engine import Gateway
+from tests.cluster.conftest import ClusterRig, Gateway
 from tests.helpers import wait_for
 
 

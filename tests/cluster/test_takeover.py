@@ -13,11 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.clusterrig import IngestWorkers
-from firmware_sim.serial import MeterBus, PtyPort, SimMeter
-from tests.cluster.conftest import ClusterRig
-from tests.cluster.test_agent_failover import M1, _seqs
-from tests.cluster.test_alerts_engine import Gateway, Intruder
-from tests.edge_agent.conftest import AgentProcess, write_agent_config
+from tests.cluster.conftest import ClusterRig, Gateway, Intruder, metered_agent, stored_seqs
 from tests.helpers import wait_for
 from wire import Message, encode
 from wire.models import Channel, Kind
@@ -28,35 +24,23 @@ ATTACK_S = 15.0
 def test_another_gateways_credentials_with_cgw_a_s_client_id_delay_its_readings_and_lose_none(
         rig: ClusterRig, tmp_path: Path, uid: str) -> None:
     dev = f"wm-to-{uid}"
-    urls = [f"mqtt://{n.host}:{n.mqtt_port}" for n in rig.cfg.broker.nats_nodes]
-    mqtt = {"url": urls[0], "fallback_urls": urls[1:], "protocol": "3.1.1", "password": rig.passwords["cgw-a"],
-            "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}
-    config = write_agent_config(tmp_path / "agent.toml", gateway="cgw-a", state_dir=tmp_path / "state", mqtt=mqtt,
-                                drivers=[{"driver": "cjt188", "id": f"meters-{uid}", "port": str(tmp_path / "meters"),
-                                          "poll_s": 0.2, "timeout_s": 0.3, "meters": [{"device": dev, "address": M1}]}])
-    bus = MeterBus(PtyPort(tmp_path / "meters"), [SimMeter(M1)], lambda address, now: (1000.0 + now % 1000, None))
-    bus.start()
-    workers = IngestWorkers(rig.cfg, rig.config_file, 1).start()
-    agent = AgentProcess(config, tmp_path / "agent.log").start()
     intruder = Intruder(rig, ["cgw-a"])
-    try:
-        wait_for(lambda: len(_seqs(rig, dev)) >= 10, 30, what="the agent's readings stored")
-        connects_before = agent.connected_count()
-        stored_before = len(_seqs(rig, dev))
-        intruder.start()
-        time.sleep(ATTACK_S)
-        intruder.stop()
-        stored_in_attack = len(_seqs(rig, dev)) - stored_before
-        connects_in_attack = agent.connected_count() - connects_before
-        time.sleep(3.0)  # the agent reconnects and drains its outbox
-        assert agent.stop() == 0
-        seqs = wait_for(lambda: (s := _seqs(rig, dev)) and s == list(range(s[0], s[-1] + 1)) and s, 30,
-                        what="every seq between the first and the last stored")
-    finally:
-        intruder.stop()
-        agent.stop()
-        workers.stop()
-        bus.stop()
+    with metered_agent(rig, tmp_path, "cgw-a", dev, uid) as agent:
+        try:
+            wait_for(lambda: len(stored_seqs(rig, dev)) >= 10, 30, what="the agent's readings stored")
+            connects_before = agent.connected_count()
+            stored_before = len(stored_seqs(rig, dev))
+            intruder.start()
+            time.sleep(ATTACK_S)
+            intruder.stop()
+            stored_in_attack = len(stored_seqs(rig, dev)) - stored_before
+            connects_in_attack = agent.connected_count() - connects_before
+            time.sleep(3.0)  # the agent reconnects and drains its outbox
+            assert agent.stop() == 0
+            seqs = wait_for(lambda: (s := stored_seqs(rig, dev)) and s == list(range(s[0], s[-1] + 1)) and s, 30,
+                            what="every seq between the first and the last stored")
+        finally:
+            intruder.stop()
     report = {"attack_s": ATTACK_S, "intruder_connects": intruder.accepted, "agent_reconnects": connects_in_attack,
               "polled_in_attack": round(ATTACK_S / 0.2), "stored_during_attack": stored_in_attack,
               "stored_in_all": len(seqs), "lost": seqs[-1] - seqs[0] + 1 - len(seqs)}
