@@ -70,6 +70,7 @@ def build(n: int, cfg: AlertsConfig, start: int) -> WaterRule:
     r.over[:] = rng.uniform(5, 60, n).astype(np.float32)
     r.excess[:] = r.over * rng.uniform(20, 120, n).astype(np.float32)
     r.recur[:] = rng.integers(60, 500, r.recur.shape).astype(np.uint16)
+    r.recur_at[:] = rng.integers(42, 126, r.recur_at.shape).astype(np.uint8)  # begun 07:00-21:00
     r.evening[:] = rng.uniform(0.5, 1.0, n).astype(np.float32)
     rule.last_use[:] = start - rng.integers(0, 2 * 3_600_000, n)  # everybody used water in the last 2 h
     rule._limits()

@@ -7,12 +7,13 @@ A household is alarmed when any of these holds (the first one that does is repor
   at night is caught within the window plus the rest of the sleep period;
 - learned: once `routine_min_days` clean days are known, time awake since the last use exceeds
   the household's own limit (routine.py: the silence its own tail of silences runs past
-  `routine_false_per_month` times a month, or a silence that came on this weekday three weeks
-  running x `routine_factor` + `routine_margin_min` if longer), clipped into the bounds staff
+  `routine_false_per_month` times a month, or - for a silence begun on a weekday and at an hour
+  at which one began in three of the last four weeks - that silence x `routine_factor` +
+  `routine_margin_min` if longer), clipped into the bounds staff
   set: never below `routine_floor_h` (6 h), never above the household's window - or the maximum
   staff approved for it (registry `max_window_h`, else `inactivity_max_h`). What is learned
   tightens a regular resident's limit and relaxes an irregular or low-use one's, and a recurring
-  outing relaxes its weekday only. A household that uses water in the evening before its bedtime
+  outing relaxes its weekday and hour only. A household that uses water in the evening before its bedtime
   on nearly every day (`routine_evening_share`) and was silent through that whole evening did not
   go to bed as usual: from its bedtime the sleep hours count as awake;
 - cap: the gap exceeds the hard cap whatever the sleep hours say.
@@ -252,10 +253,6 @@ class WaterRule(BaseRule):
 
     # --- the routine ------------------------------------------------------------------
 
-    def _weekday(self, ms: np.ndarray | int) -> np.ndarray:
-        off = self.ctx.utc_offset_ms(int(np.max(ms)) if np.size(ms) else self._now)
-        return ((np.asarray(ms, dtype=np.int64) + off) // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
-
     def _limits(self, h: int | np.ndarray | None = None) -> None:
         """Each household's awake-hours limit for its current silence (all rows, or rows h after their uses)."""
         c = self.cfg
@@ -263,10 +260,11 @@ class WaterRule(BaseRule):
         since = np.maximum(self.last_use[rows], self.away_until_ms[rows])
         learned = self.routine.days[rows] >= c.routine_min_days
         tail = self.routine.tail_limit_min(c.routine_false_per_month)[rows]
-        weekday = self._weekday(since) if h is None else ((since + self._offsets(since)) // DAY_MS + 3) % 7
-        recur = self.routine.recur[rows][np.arange(learned.size), weekday].min(axis=1)
-        lim = np.maximum(tail, recur.astype(np.float32) * np.float32(c.routine_factor) + np.float32(
-            c.routine_margin_min))
+        local = since + (self.ctx.utc_offset_ms(int(np.max(since)) if since.size else self._now) if h is None
+                         else self._offsets(since))
+        weekday = (local // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
+        recur = self.routine.recurring_min(rows, weekday, local % DAY_MS // MIN_MS)
+        lim = np.maximum(tail, recur * np.float32(c.routine_factor) + np.float32(c.routine_margin_min))
         lo = np.minimum(np.float32(c.routine_floor_h * 60), self.window_ms[rows] / MIN_MS)
         lim = np.clip(lim, lo, self.max_ms[rows] / MIN_MS).astype(np.int64) * MIN_MS
         self.learned_now[rows] = learned
@@ -308,7 +306,7 @@ class WaterRule(BaseRule):
         today = day == self._day if self._day is not None else np.zeros(len(h), dtype=bool)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
         minutes = (used_at - since) / MIN_MS - sleep.astype(np.float64)
-        self.routine.note_many(h, weekday, minutes, today)
+        self.routine.note_many(h, weekday, minutes, today, (since + off_since) % DAY_MS // MIN_MS)
 
     def _sleep_upto_rows(self, h: np.ndarray, local_ms: np.ndarray) -> np.ndarray:
         """_sleep_upto for households h at local times."""

@@ -5,7 +5,16 @@ A resident's days are planned all at once, as a pure function of (seed, populati
 and bedtime of every day first (so each night knows the morning after it), then the day's uses of water - the
 morning routine, meals, washing up, showers, toilet visits and small draws through the waking hours, naps and
 dozes without any use, toilet visits (and, for some, whole spells awake) at night - and finally the absences
-that remove every use inside them: outings of a few hours, days out with family, stays in hospital.
+that remove every use inside them: fixed weekly activities, outings of a few hours, days out with family, stays in
+hospital.
+
+Fixed weekly activities: many elderly residents have 0-2 things they do every week on the same weekday at about
+the same hour - the market morning, the day centre, a clinic, a mahjong afternoon, church or the temple. A household
+draws them once (`Habits.weekly`: the chance of a first and of a second one; none in the populations that do not
+set it): a kind (its usual starting hours), a weekday (two activities on different weekdays), a start hour, a
+length in `weekly_h` (2-5 h), a jitter of the start of 30-45 min either way, and a chance of skipping a week
+(`weekly_skip`: ill, raining, family visiting). The random outings stay as they are: a population with weekly
+activities still has outings nobody could predict.
 An emergency (a fall, a stroke) stops the resident's uses at a known time; a second person on the same meter
 goes on using water.
 
@@ -15,6 +24,8 @@ washing up 6-14 L, a shower 25-45 L.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import math
 import random
 from dataclasses import dataclass, field
@@ -48,6 +59,9 @@ class Habits:
     visits_per_month: Range = (0.0, 0.0)  # visitors at home for 2-8 h (more water used)
     day_out_per_month: Range = (0.0, 0.0)  # whole days out with family (8-12 h, "the daughter took her away")
     co_user_nights: Range = (0.0, 0.0)   # share of nights a second person on the same meter stays
+    weekly: tuple[float, float] = (0.0, 0.0)  # chance of a first and of a second fixed weekly activity
+    weekly_h: Range = (2.0, 5.0)         # its length (each week +-15 min)
+    weekly_skip: Range = (0.1, 0.3)      # chance it is skipped in a week
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +87,50 @@ class Person:
     visits_per_month: float
     day_out_per_month: float
     co_user_nights: float
+    weekly: tuple[Weekly, ...] = ()
 
     @classmethod
     def draw(cls, habits: Habits, rng: random.Random) -> Person:
         def u(r: Range) -> float:
             return rng.uniform(*r)
 
-        return cls(u(habits.wake_h), u(habits.wake_sd_h), u(habits.bed_h), u(habits.bed_sd_h), u(habits.nap_prob),
-                   u(habits.uses_per_h), u(habits.meals_prob), u(habits.shower_prob), u(habits.night_toilet),
-                   u(habits.night_up_prob), u(habits.doze_prob), u(habits.odd_day_prob),
-                   u(habits.outings_per_month), habits.outing_h, habits.hospital_per_month, habits.hospital_days,
-                   u(habits.visits_per_month), u(habits.day_out_per_month), u(habits.co_user_nights))
+        p = cls(u(habits.wake_h), u(habits.wake_sd_h), u(habits.bed_h), u(habits.bed_sd_h), u(habits.nap_prob),
+                u(habits.uses_per_h), u(habits.meals_prob), u(habits.shower_prob), u(habits.night_toilet),
+                u(habits.night_up_prob), u(habits.doze_prob), u(habits.odd_day_prob),
+                u(habits.outings_per_month), habits.outing_h, habits.hospital_per_month, habits.hospital_days,
+                u(habits.visits_per_month), u(habits.day_out_per_month), u(habits.co_user_nights))
+        if not any(habits.weekly):  # drawn only where a population has them: the others' traffic is unchanged
+            return p
+        weekly: list[Weekly] = []
+        days = list(range(7))
+        for chance in habits.weekly:
+            if rng.random() >= chance:
+                break
+            what, starts = rng.choice(WEEKLY_KINDS)
+            weekday = rng.choice(days)
+            days.remove(weekday)
+            weekly.append(Weekly(what, weekday, u(starts), u(habits.weekly_h), rng.uniform(0.5, 0.75),
+                                 u(habits.weekly_skip)))
+        return dataclasses.replace(p, weekly=tuple(weekly))
+
+
+@dataclass(frozen=True, slots=True)
+class Weekly:
+    """A fixed weekly activity: out of the flat every `weekday` (0 = Monday) from about `start_h` for `hours`."""
+
+    what: str
+    weekday: int
+    start_h: float
+    hours: float
+    jitter_h: float  # the start varies by up to this either way
+    skip: float  # chance of not going in a given week
+
+
+# kinds of weekly activity and their usual starting hours (local)
+WEEKLY_KINDS: tuple[tuple[str, Range], ...] = (
+    ("market", (7.0, 9.5)), ("day_centre", (8.5, 10.0)), ("clinic", (8.0, 10.0)), ("mahjong", (13.0, 15.0)),
+    ("temple", (8.0, 10.0)), ("choir", (14.0, 16.0)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +139,7 @@ class Absence:
 
     start_ms: int
     end_ms: int
-    what: str  # outing, day_out, hospital
+    what: str  # weekly, outing, day_out, hospital
 
 
 @dataclass
@@ -229,6 +276,11 @@ def _night(p: Person, rng: random.Random, bed: int, wake: int) -> list[Use]:
     return [u for u in out if u[0] < wake]
 
 
+def _weekday(midnight_ms: int) -> int:
+    """The weekday (0 = Monday) of the local day starting at midnight_ms (any zone within 12 h of UTC)."""
+    return dt.datetime.fromtimestamp((midnight_ms + 12 * HOUR_MS) / 1000, dt.timezone.utc).weekday()
+
+
 def _absences(p: Person, rng: random.Random, midnights: list[int], wakes: list[int],
               beds: list[int]) -> list[Absence]:
     days = len(midnights) - 1
@@ -250,6 +302,15 @@ def _absences(p: Person, rng: random.Random, midnights: list[int], wakes: list[i
         end = min(beds[d] - 30 * MINUTE_MS, start + int(rng.uniform(8, 12) * HOUR_MS))
         if end > start and free(start, end):
             out.append(Absence(start, end, "day_out"))
+    for w in p.weekly:
+        for d in range(days):
+            if _weekday(midnights[d]) != w.weekday or rng.random() < w.skip:
+                continue
+            start = max(wakes[d] + 30 * MINUTE_MS, midnights[d] + int((w.start_h + rng.uniform(-1, 1) * w.jitter_h)
+                                                                      * HOUR_MS))
+            end = min(beds[d] - 30 * MINUTE_MS, start + int((w.hours + rng.uniform(-0.25, 0.25)) * HOUR_MS))
+            if end > start and free(start, end):
+                out.append(Absence(start, end, "weekly"))
     for _ in range(poisson(rng, p.outings_per_month * months)):
         d = rng.randrange(days)
         hours = rng.uniform(*p.outing_h)

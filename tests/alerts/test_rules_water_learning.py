@@ -137,3 +137,60 @@ def test_no_use_all_evening_counts_the_night() -> None:
         home.day(d, early)
     home.until(MONDAY + 11 * 24 * HOUR + 7 * HOUR)
     assert home.alarms == []
+
+
+OUT_TUESDAY_MORNING = [h for h in HOURLY if not 9.0 < h < 13.0]  # 08:42, then 13:42: out 09:00-13:00, 5 h silent
+SILENT_AFTERNOON = [h for h in HOURLY if not 15.0 < h < 19.0]  # 14:42, then 19:42: the same 5 h, from 15:00
+
+
+def weekly(home: Home, outing: list[float], until_day: int) -> None:
+    """Water every hour, out on the Tuesdays of weeks two to four (days 8, 15, 22) as `outing` says."""
+    for d in range(until_day):
+        home.day(d, outing if d % 7 == 1 and d >= 8 else HOURLY)
+
+
+def test_a_weekly_outing_is_learned_for_its_weekday_and_hour() -> None:
+    """Out every Tuesday 09:00-13:00 from week two; staff set the floor to 3 h, so the hourly resident's own
+    limit tightens below the outing's 5 h. On the fourth such Tuesday no alarm: the silence began in a learned
+    slot (its own limit alone would have alarmed). A week later the same 5 h silence from 15:00 on a Tuesday
+    does alarm: a learned slot is that weekday and hour, not the whole day."""
+    home = Home(routine_min_days=5, routine_floor_h=3.0)
+    weekly(home, OUT_TUESDAY_MORNING, 29)
+    home.day(29, [6.7, 7.7, 8.7])  # the fourth Tuesday out: left at 09:00
+    assert home.rule.routine.tail_limit_min(0.5)[0] < 5 * 60  # without the slot, 5 h silent would alarm
+    assert home.rule.limit_ms[0] >= 5.5 * HOUR
+    home.day(29, [h for h in OUT_TUESDAY_MORNING if h > 9.0])
+    assert home.alarms_on(29) == []
+    for d in range(30, 36):
+        home.day(d, HOURLY)
+    home.day(36, SILENT_AFTERNOON)
+    [a] = home.alarms_on(36)
+    assert a.details["reason"] == "learned" and a.details["threshold_h"] < 5.0
+
+
+def test_a_learned_slot_never_relaxes_beyond_the_bound() -> None:
+    """Out 07:42-16:42 (9 h) on three Tuesdays: the slot would relax the fourth to 1.1 x 9 h + 30 min, but the
+    limit stays at the bound staff set - the window (7 h) when no maximum was approved, else the maximum."""
+    for approved, bound_h in (({}, 7.0), ({"max_window_h": 8.0}, 8.0)):
+        home = Home(routine_min_days=5, **approved)
+        weekly(home, OUT_TUESDAY, 30)
+        [a] = home.alarms_on(29)
+        assert a.details["reason"] == "learned" and a.details["threshold_h"] == bound_h, (approved, a.details)
+        last_use = MONDAY + 29 * 24 * HOUR + int(7.7 * HOUR)
+        assert last_use + bound_h * HOUR <= a.at_ms <= last_use + bound_h * HOUR + 300_000
+
+
+def test_an_emergency_on_a_learned_slot_day_is_caught_within_the_bound() -> None:
+    """The fourth Tuesday the resident's last use is at 08:42, before the usual outing, and no use follows: the
+    learned slot relaxes the limit (6 h here) but the alarm still comes within the window (7 h awake), and the
+    silence is never learned (it never ended in a use)."""
+    home = Home(routine_min_days=5, routine_floor_h=3.0)
+    weekly(home, OUT_TUESDAY_MORNING, 29)
+    home.day(29, [6.7, 7.7, 8.7])
+    over, days = float(home.rule.routine.over[0]), int(home.rule.routine.days[0])
+    home.until(MONDAY + 31 * 24 * HOUR)
+    [a] = home.alarms_on(29)
+    last_use = MONDAY + 29 * 24 * HOUR + int(8.7 * HOUR)
+    assert a.details["reason"] == "learned" and 5.5 <= a.details["threshold_h"] <= 7.0
+    assert a.at_ms <= last_use + 7 * HOUR + 300_000
+    assert float(home.rule.routine.over[0]) <= over and int(home.rule.routine.days[0]) == days
