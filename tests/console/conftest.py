@@ -160,6 +160,15 @@ def sqlite_site(tmp_path: Path) -> Iterator[Site]:
 # --- the live stack: real Mosquitto and influxd (services), `shouwang alerts` and `shouwang api` children ---------
 
 
+def api_token(url: str, user: str) -> str:
+    """A bearer token of the console at url, logged in as user."""
+    import httpx
+
+    r = httpx.post(f"{url}/api/login", json={"username": user, "password": PASSWORD}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
 @dataclass
 class LiveStack:
     cfg: Config
@@ -175,11 +184,7 @@ class LiveStack:
         return f"{name}-{self.uid}"
 
     def token(self, user: str) -> str:
-        import httpx
-
-        r = httpx.post(f"{self.url}/api/login", json={"username": user, "password": PASSWORD}, timeout=10)
-        assert r.status_code == 200, r.text
-        return r.json()["token"]
+        return api_token(self.url, user)
 
     def press(self, button: str = "btn-0001", action: str = "press", gateway: str = "gw-a") -> int:
         """Publish a call-button event as the gateway; returns the ts used."""

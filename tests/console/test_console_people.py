@@ -27,7 +27,7 @@ from registry.csvio import COLUMNS, import_rows
 from registry.model import RegistrySnapshot, load_snapshot
 from registry.types import Level
 from storage.sql import Database
-from tests.console.conftest import PASSWORD, PHONE, live_children, login, shot
+from tests.console.conftest import PASSWORD, PHONE, api_token, live_children, login, shot
 
 DESKTOP = {"width": 1280, "height": 800}
 #: registry codes that must not stand where the registry has a name (hh-0005, bld-03, worker-grid-02, cb-0002,
@@ -59,9 +59,7 @@ class Demo:
         return f"{code}-{self.uid}"
 
     def token(self, user: str) -> str:
-        r = httpx.post(f"{self.url}/api/login", json={"username": user, "password": PASSWORD}, timeout=10)
-        assert r.status_code == 200, r.text
-        return r.json()["token"]
+        return api_token(self.url, user)
 
     def alert(self, alert_id: int, user: str = "zhstaff") -> dict:
         r = httpx.get(f"{self.url}/api/alerts/{alert_id}", headers={"Authorization": f"Bearer {self.token(user)}"},
