@@ -94,6 +94,7 @@ class BacktestReport:
     traffic_errors: list[LineError] = field(default_factory=list)
     registry_errors: list[str] = field(default_factory=list)
     label_errors: list[LabelError] = field(default_factory=list)
+    checkin: dict[str, Any] | None = None  # the check-in step with answers (populations: evaluation/checkin.py)
 
     @property
     def days(self) -> float:
@@ -146,7 +147,8 @@ class BacktestReport:
                            "registry": self.registry_errors[:JSON_ERRORS],
                            "registry_count": len(self.registry_errors),
                            "labels": [str(e) for e in self.label_errors[:JSON_ERRORS]],
-                           "labels_count": len(self.label_errors)}}
+                           "labels_count": len(self.label_errors)},
+                **({"checkin": self.checkin} if self.checkin is not None else {})}
 
 
 def score_table(scores: list[Score], lang: str, labelled: bool, *, name=None) -> list[str]:
@@ -193,7 +195,9 @@ class Backtest:
     """One run: a registry, a stream of items, the engine and the timers."""
 
     def __init__(self, cfg: AlertsConfig, registry_text: str, *, registry_source: str = "<registry>",
-                 tick_s: float = 60.0, timer_hours: tuple[float, ...] = TIMER_HOURS) -> None:
+                 tick_s: float = 60.0, timer_hours: tuple[float, ...] = TIMER_HOURS, checkin: Any = None) -> None:
+        """checkin: answers the engine's check-ins during the run (evaluation/checkin.py CheckinLoop; message by
+        message only)."""
         self.cfg = cfg
         self.registry_text, self.registry_source = registry_text, registry_source
         self.tick_ms = int(tick_s * 1000)
@@ -201,6 +205,7 @@ class Backtest:
         self.timers = [AwakeTimer(h, self.zone) for h in timer_hours]
         self.alerts: list[RaisedAlert] = []
         self.errors: list[LineError] = []
+        self.checkin = checkin
 
     def run(self, items: Iterable[Item] | Path, *, labels_text: str | None = None, labels_source: str = "<labels>",
             incidents: list[Incident] | None = None, end_ms: int | None = None, source: str = "",
@@ -218,6 +223,8 @@ class Backtest:
                 lines = self._bulk.file.lines
             else:
                 report = self._run(db, items, end_ms)
+                if self.checkin is not None:
+                    self.checkin.collect(db)
         reg = self._reg
         meters = {d.id: d.place for d in reg.devices.values() if d.kind == "water_meter" and d.place in
                   reg.households}
@@ -248,6 +255,8 @@ class Backtest:
         clock = ManualClock(t0 if t0 is not None else 0)
         engine = Engine(self.cfg, db, clock, notifier=StoreNotifier(db, self.cfg.timezone))
         self._start(engine, clock)
+        if self.checkin is not None:
+            self.checkin.start(engine, clock)
         reg = self._reg
         start = clock.now_ms()
         next_tick = start + self.tick_ms
@@ -255,10 +264,7 @@ class Backtest:
             for item in _chain(first, it):
                 t = _time(item)
                 t = clock.now_ms() if t is None else max(t, clock.now_ms())
-                while next_tick <= t:
-                    clock.set(next_tick)
-                    self._record(engine.tick())
-                    next_tick += self.tick_ms
+                next_tick = self._until(engine, clock, next_tick, t)
                 clock.set(t)
                 msg = item.msg
                 if isinstance(msg, Message):
@@ -277,11 +283,22 @@ class Backtest:
                 self.messages += 1
                 self._record(engine.handle(msg))
         end = max(clock.now_ms(), end_ms or 0)
-        while next_tick <= end:
-            clock.set(next_tick)
-            self._record(engine.tick())
-            next_tick += self.tick_ms
+        self._until(engine, clock, next_tick, end)
         return start, end
+
+    def _until(self, engine: Engine, clock: ManualClock, next_tick: int, t: int) -> int:
+        """Ticks (and check-in answers, at their own times) up to t, in time order; returns the next tick."""
+        while True:
+            ans = self.checkin.next_at() if self.checkin is not None else None
+            if ans is not None and ans <= t and ans <= next_tick:
+                clock.set(max(ans, clock.now_ms()))
+                self._record(self.checkin.fire())
+            elif next_tick <= t:
+                clock.set(next_tick)
+                self._record(engine.tick())
+                next_tick += self.tick_ms
+            else:
+                return next_tick
 
     def _run_fast(self, db: Database, path: Path, end_ms: int | None) -> tuple[int, int]:
         """The same as _run over a file, chunks at a time (evaluation/fastpath.py)."""
@@ -329,6 +346,8 @@ class Backtest:
             self.tracker.start(h, clock.now_ms())
 
     def _record(self, changes: list[AlertChange]) -> None:
+        if self.checkin is not None:
+            self.checkin.seen(changes)
         for ch in changes:
             if ch.action != "opened":
                 continue

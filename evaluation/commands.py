@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
 from pathlib import Path
 
 from alerts.settings import AlertsSettings
+from firmware_sim.models.populations import START
 from ground.errors import ConfigError
 
 
@@ -63,7 +65,8 @@ def run_population_report(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 
     rep = run_populations(cfg.alerts, households=args.households, days=args.pop_days, seed=args.seed or 1,
                           names=args.population or None, tick_s=args.tick_s if args.tick_s_given else 300.0,
-                          progress=progress)
+                          progress=progress, start=args.pop_start,
+                          answers=None if args.answers == "off" else args.answers)
     _emit(rep.table(args.lang), rep.as_json(), args.json)
     return 0
 
@@ -107,4 +110,10 @@ def add_evaluate_commands(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--population", action="append", default=[], metavar="NAME", help="only this one (repeatable)")
     pp.add_argument("--households", type=int, default=60, help="households per population (default 60)")
     pp.add_argument("--pop-days", type=int, default=30, help="days per population (default 30)")
+    pp.add_argument("--pop-start", type=dt.date.fromisoformat, default=START, metavar="DATE",
+                    help=f"first day of the populations (default {START.isoformat()})")
+    pp.add_argument("--answers", choices=("default", "pessimistic", "nobody", "off"), default="default",
+                    help="who answers the check-ins (firmware_sim/models/answers.py): the default ranges, "
+                         "pessimistic ones, nobody (families registered, never answering), or off (no buttons, "
+                         "no families: no check-in loop)")
     ev.set_defaults(func=_dispatch)

@@ -31,9 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from firmware_sim.models.answers import Whereabouts
 from firmware_sim.models.people import Habits, Life, Person, Use, plan_life, plan_visits
 from firmware_sim.seeding import rng_for
-from firmware_sim.timeparse import HOUR_MS, MINUTE_MS
+from firmware_sim.timeparse import DAY_MS, HOUR_MS, MINUTE_MS
 from wire.models import Channel, Kind, Message
 
 START = dt.date(2026, 3, 2)  # a Monday; fixed so results are the same on any date
@@ -78,6 +79,11 @@ class PopHousehold:
     meter: str
     gateway: str
 
+    @property
+    def button(self) -> str:
+        """The household's one-touch call button (the check-in's resident answer: its cancel key)."""
+        return "cb" + self.meter[2:]
+
 
 @dataclass(frozen=True, slots=True)
 class Incident:
@@ -105,6 +111,7 @@ class Population:
         self.households: list[PopHousehold] = []
         self.incidents: list[Incident] = []
         self._uses: list[list[Use]] = []
+        self.whereabouts: dict[str, Whereabouts] = {}  # where each resident is when (check-in answers)
         emergencies = set(rng_for(seed, name, "emergencies").sample(range(households),
                                                                      max(1, round(households * EMERGENCY_SHARE))))
         for i in range(households):
@@ -127,6 +134,8 @@ class Population:
                 if a.start_ms < self.end_ms and a.end_ms > self.start_ms:
                     self.incidents.append(Incident(hid, "absence", a.start_ms, a.end_ms, a.what))
             self.households.append(hh)
+            self.whereabouts[hid] = Whereabouts(life.wakes, life.beds, [(a.start_ms, a.end_ms, a.what)
+                                                                        for a in absences], stop)
             self._uses.append(sorted(own + life.co_uses))
         self.incidents.sort(key=lambda x: (x.start_ms, x.household))
 
@@ -142,6 +151,23 @@ class Population:
             if a.start_ms <= t < a.end_ms:
                 t = a.end_ms + 20 * MINUTE_MS  # back home, then it happens
         return t, "day"
+
+    def button_messages(self) -> Iterator[Message]:
+        """Every call button's daily heartbeat (status, battery) in time order: a button that never spoke would go
+        silent for the health rule. Presses are not simulated here; check-in answers come from answers.py."""
+        def one(k: int) -> Iterator[tuple[int, int, Message]]:
+            hh = self.households[k]
+            rng = rng_for(self.seed, self.name, hh.id, "button")
+            t, volts = self.start_ms + rng.randrange(DAY_MS), rng.uniform(2.95, 3.05)
+            for seq in range(1, self.days + 2):
+                if t >= self.end_ms:
+                    break
+                yield t, k, Message(hh.gateway, hh.button, Channel.STATUS, Kind.CALL_BUTTON, t, seq,
+                                    {"battery_v": round(volts - 0.0005 * seq, 3), "heartbeat": True})
+                t += DAY_MS + rng.randint(-600_000, 600_000)
+
+        for _, _, msg in heapq.merge(*(one(k) for k in range(len(self.households)))):
+            yield msg
 
     def meter_readings(self, k: int) -> Iterator[tuple[int, float, float]]:
         """(ts, register litres, flow L/min) of household k's meter every 10 minutes."""

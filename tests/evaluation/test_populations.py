@@ -7,6 +7,7 @@ from itertools import islice
 
 from alerts.settings import AlertsConfig
 from evaluation.populations import population_registry, run_populations
+from firmware_sim.models.answers import DEFAULT, Answers
 from firmware_sim.models.populations import INTERVAL_MS, POPULATIONS, Population
 from registry.csvio import read_rows
 
@@ -71,12 +72,25 @@ def test_report_has_every_population_and_detector() -> None:
     p = Population("shared_meter", 3, 2, seed=1)
     rows, errors, _, _ = read_rows(population_registry(p))
     assert not errors and sum(r.record == "household" for r in rows) == 3
+    assert not any(r.record == "contact" and r.values.get("role") == "family" for r in rows)
+    model = Answers(DEFAULT, 1, p.name, [h.id for h in p.households])
+    rows, errors, _, _ = read_rows(population_registry(p, model))
+    buttons = [r.code for r in rows if r.record == "device" and r.values.get("kind") == "call_button"]
+    family = [r.parent for r in rows if r.record == "contact" and r.values.get("role") == "family"]
+    assert not errors and buttons == [h.button for h in p.households]
+    assert family == [h.id for h in p.households if model.has_family(h.id)]
     rep = run_populations(AlertsConfig(), households=4, days=4, seed=3, tick_s=300)
     assert list(rep.results) == list(POPULATIONS)
     j = rep.as_json()["populations"]
     for name in POPULATIONS:
         dets = j[name]["detectors"]
         assert list(dets) == DETECTORS, name
+        c = j[name]["checkin"]  # the check-in loop ran: every alert is accounted for
+        assert c["answers_model"] == "default" and c["alerts"] == j[name]["detectors"]["engine"]["alarms"], (name, c)
+        assert sum(c["by_state"].values()) == c["alerts"] and c["emergency_closed_ok"] == 0
+        assert c["emergency_push_later_than_no_answer"] == 0
+        assert c["staff_dispatches"] <= c["alerts"] and c["staff_dispatches_families_answer"] <= c[
+            "staff_dispatches_no_answers"]
         for det, s in dets.items():
             assert s["emergencies"] == 1, (name, det)
             assert s["household_months"] > 0
@@ -89,3 +103,4 @@ def test_report_has_every_population_and_detector() -> None:
     for name in POPULATIONS:
         assert name in zh and name in en
     assert "本系统规则" in zh and "计时 10 h" in zh and "timer 6 h" in en
+    assert "询问步骤" in zh and "check-in step" in en
