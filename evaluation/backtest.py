@@ -339,9 +339,10 @@ class Backtest:
     def _start(self, engine: Engine, clock: ManualClock) -> None:
         self._reg = reg = engine.registry()
         self._monitored = list(engine.water.codes)
+        monitored = set(self._monitored)  # once, not once a device (10,000 households: 1.6 s)
         self.tracker = UseTracker({d.id: (d.place, d.step_l or 1.0, (d.interval_s or self.cfg.default_interval_s)
                                           * 1000) for d in reg.devices.values()
-                                   if d.kind == "water_meter" and d.place in set(self._monitored)})
+                                   if d.kind == "water_meter" and d.place in monitored})
         for h in self._monitored:
             self.tracker.start(h, clock.now_ms())
 

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from alerts.engine import Engine
+from alerts.lifecycle import AlertChange
 from alerts.rules.water import DEFAULT_STEP_L
 from alerts.store import AlertStore
+from alerts.types import AlertState
 from evaluation.bulk import NONE_MS, BulkTraffic, Chunk
 from evaluation.traffic import Item, LineError
 from ground.clock import ManualClock
@@ -43,39 +45,68 @@ class RegistryChanged(RuntimeError):
     """The registry changed during a backtest (nothing in a backtest changes it)."""
 
 
-_UNKNOWN = object()
-
-
 class SoleWriterStore:
     """The engine's alert store when the engine is its only writer (a backtest's private database).
 
-    The manager asks every simulated minute which escalations are due and when the next one is; with nobody
-    else writing, the answer stays what the store last said until the engine writes again, so until then it is
-    given without asking the database. Every other call goes to the store and forgets the answer."""
+    The manager asks every simulated minute which escalations are due and when the next one is. With nobody else
+    writing, every change to an alert is made through this object and returns the alert as it now is
+    (AlertChange.alert), so the escalation time of every open alert is known here and the answers are given
+    without asking the database: "nothing is due" and "the next one is at ..." (the store's own query is
+    asked when something is due). A call this class does not know (or one that fails) makes it ask the store
+    again, as before, until the end of the run."""
+
+    #: calls that change no alert's state or escalation time (reads, and the deliveries of a notification)
+    KEEPS = frozenset({"record_deliveries", "checkin_pending_for", "get", "active", "active_for", "list", "count",
+                       "active_by_subject", "ids_in", "all", "events", "deliveries", "stats", "checkin_stats"})
+    #: calls that change at most one alert and return it (AlertChange), or None when they changed nothing
+    CHANGES = frozenset({"raise_alert", "clear", "cancel", "record_escalation", "push_staff", "checkin_ok",
+                         "checkin_unreachable", "acknowledge", "dispatch", "resolve", "close"})
 
     def __init__(self, store: AlertStore) -> None:
         self._store = store
-        self._next: object = _UNKNOWN
+        # alert id -> next escalation time of every open alert that has one; None: not known here
+        self._due: dict[int, int] | None = {} if store.next_escalation_at() is None else None
 
     def due_escalations(self, now: int) -> list:
-        nxt = self._next
-        if nxt is not _UNKNOWN and (nxt is None or now < nxt):  # type: ignore[operator]
+        nxt = self.next_escalation_at()
+        if nxt is None or now < nxt:
             return []
         return self._store.due_escalations(now)
 
     def next_escalation_at(self) -> int | None:
-        if self._next is _UNKNOWN:
-            self._next = self._store.next_escalation_at()
-        return self._next  # type: ignore[return-value]
+        if self._due is None:
+            return self._store.next_escalation_at()
+        return min(self._due.values()) if self._due else None
+
+    def _changed(self, change: object) -> None:
+        if self._due is None or change is None:
+            return
+        if not isinstance(change, AlertChange):
+            self._due = None
+            return
+        a = change.alert
+        if a.state is AlertState.OPEN and a.next_escalation_at is not None:
+            self._due[a.id] = a.next_escalation_at
+        else:
+            self._due.pop(a.id, None)
 
     def __getattr__(self, name: str):
         attr = getattr(self._store, name)
-        if not callable(attr):
+        if not callable(attr) or name in self.KEEPS:
             return attr
+        changes = name in self.CHANGES
 
         def call(*args, **kwargs):
-            self._next = _UNKNOWN
-            return attr(*args, **kwargs)
+            try:
+                out = attr(*args, **kwargs)
+            except BaseException:
+                self._due = None
+                raise
+            if changes:
+                self._changed(out)
+            else:
+                self._due = None
+            return out
 
         return call
 

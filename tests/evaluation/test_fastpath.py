@@ -137,3 +137,36 @@ def test_fast_path_agrees_on_every_case_it_hands_to_the_engine(tmp_path: Path, c
     assert len(slow.traffic_errors) >= (4 if junk else 0)
     assert ("call_button" in rules) == junk
     same(fast, slow)
+
+
+def test_sole_writer_store_answers_as_the_database_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path's store knows every open alert's next escalation from the changes it made and answers the
+    manager's two questions a minute without the database: at every tick of a run with escalations, clears and
+    check-ins, both answers are the database's own."""
+    import evaluation.fastpath as fp
+
+    asked = {"ticks": 0, "due": 0, "known": 0}
+
+    class Checked(fp.SoleWriterStore):
+        def due_escalations(self, now: int) -> list:
+            mine = super().due_escalations(now)
+            assert [a.id for a in mine] == [a.id for a in self._store.due_escalations(now)]
+            asked["ticks"] += 1
+            asked["due"] += bool(mine)
+            asked["known"] += self._due is not None
+            return mine
+
+        def next_escalation_at(self) -> int | None:
+            mine = super().next_escalation_at()
+            assert mine == self._store.next_escalation_at()
+            return mine
+
+    monkeypatch.setattr(fp, "SoleWriterStore", Checked)
+    traffic, reg = tmp_path / "edge.jsonl", tmp_path / "registry.csv"
+    traffic.write_bytes(b"".join(edge_lines(True)))
+    reg.write_text(REGISTRY)
+    fast = backtest_file(CFG, traffic, reg)
+    same(fast, slow_backtest_file(CFG, traffic, reg))
+    assert asked["ticks"] >= 2 * 1440 - 20  # two days, a tick a minute
+    assert asked["due"] >= 5, asked  # escalations were due (7 ticks)
+    assert asked["known"] == asked["ticks"]  # and the store never had to fall back to asking
