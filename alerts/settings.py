@@ -66,8 +66,9 @@ class AlertsConfig(Section):
     routine_false_per_month: float = Field(0.5, gt=0, description="learned limit: the silence (awake hours) a "
                                                                  "household's own tail of silences runs past this "
                                                                  "often a month ...")
-    routine_factor: float = Field(1.1, ge=1, description="... or factor x a silence that came on the same weekday "
-                                                         "three weeks running + margin, if longer ...")
+    routine_factor: float = Field(1.1, ge=1, description="... or, for a silence begun within 90 min of the hour "
+                                                         "a silence began on the same weekday in 3 of the last 4 "
+                                                         "weeks, factor x that silence + margin, if longer ...")
     routine_margin_min: float = Field(30.0, ge=0)
     routine_floor_h: float = Field(6.0, gt=0, description="... clipped into bounds staff set: never below this "
                                                           "(tightening; the household's window if lower) ...")
