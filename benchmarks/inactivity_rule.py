@@ -12,7 +12,8 @@ raise). Beside it, awake-hours timers of 3 to 12 h in quarter hours on the same 
 the frontier. Per population: emergencies caught, false alarms per household-month, median delay; the best
 timer whose median delay is no longer than the rule's (the frontier at the rule's delay) and the ratio of the
 rule's false alarms to it (the goal is at most 0.5); daytime emergencies caught within the window (and the upper
-bound, `inactivity_max_h`) plus one reading interval. `--set KEY=VALUE` changes an alerts setting.
+bound, `inactivity_max_h`) plus one reading interval; "weekly": the rule's alarms (and the 7 h timer's) raised during
+a fixed weekly activity (people.py). `--set KEY=VALUE` changes an alerts setting.
 """
 
 from __future__ import annotations
@@ -104,8 +105,18 @@ def run(pop: Population, cfg: AlertsConfig, tick_s: float) -> dict:
     fair = [s for s in timers.values() if s.caught == s.emergencies and s.delay_median_s is not None
             and med is not None and s.delay_median_s <= med + 1]
     best = min(fair, key=lambda s: s.fa_per_household_month, default=None)
+    # the rule's false alarms during a fixed weekly activity (absence "weekly"), and the 7 h timer's
+    weekly: dict[str, list[tuple[int, int]]] = {}
+    for inc in incidents:
+        if inc.kind == "absence" and inc.note == "weekly":
+            weekly.setdefault(inc.household, []).append((inc.start_ms, inc.end_ms))
+
+    def in_weekly(alarm_list) -> int:
+        return sum(any(s <= x.at <= e for s, e in weekly.get(x.household, ())) for x in alarm_list)
+
+    t7 = AwakeTimer(7.0, zone)
     return {"engine": eng, "timers": timers, "best": best, "day_ok": day_ok, "day_n": day_n, "day_w": day_w, "messages": n,
-            "wall_s": wall}
+            "wall_s": wall, "weekly": [in_weekly(alarms), in_weekly(t7.alarms(tracker.uses, pop.end_ms))]}
 
 
 def main() -> int:
@@ -124,7 +135,7 @@ def main() -> int:
     print(f"seed {a.seed}, start {a.start}, {a.households} households x {a.days} days, tick {a.tick_s:g} s "
           f"{' '.join(a.set)}")
     print(f"{'population':16} {'caught':>7} {'FA/hm':>6} {'med':>6} {'p90':>6} {'day<=7h':>7} {'<=max':>5} | "
-          f"{'timer':>6} {'FA/hm':>6} {'med':>6} | {'ratio':>5} {'reasons'}")
+          f"{'timer':>6} {'FA/hm':>6} {'med':>6} | {'ratio':>5} {'weekly':>7} {'reasons'}")
     for name in a.population or list(POPULATIONS):
         pop = Population(name, a.households, a.days, a.seed, a.start)
         r = run(pop, cfg, a.tick_s)
@@ -135,9 +146,10 @@ def main() -> int:
             f"{'-':>6} {'-':>6} {'-':>6}"
         print(f"{name:16} {e.caught:>3}/{e.emergencies:<3} {e.fa_per_household_month:6.2f} "
               f"{(e.delay_median_s or 0) / 3600:6.2f} {(e.delay_p90_s or 0) / 3600:6.2f} "
-              f"{r['day_w']:>3}/{r['day_n']:<3} {r['day_ok']:>5} | {bt} | {ratio:5.2f} {e.by_reason}", flush=True)
+              f"{r['day_w']:>3}/{r['day_n']:<3} {r['day_ok']:>5} | {bt} | {ratio:5.2f} {r['weekly'][0]:>3}/{r['weekly'][1]:<3} {e.by_reason}", flush=True)
         out[name] = {"engine": e.as_json(), "best_timer": b.as_json() if b else None, "ratio": ratio,
                      "day_within_window": [r["day_w"], r["day_n"]], "day_within_max": r["day_ok"],
+                     "alarms_in_weekly_activities": {"engine": r["weekly"][0], "timer 7 h": r["weekly"][1]},
                      "timers": {f"{h:g}": {"fa": s.fa_per_household_month, "median_s": s.delay_median_s}
                                 for h, s in r["timers"].items()}}
     if a.json:
