@@ -30,7 +30,7 @@ from alerts.lifecycle import AlertChange
 from alerts.settings import AlertsConfig
 from alerts.types import Rule
 from evaluation.bulk import NONE_MS, BulkTraffic
-from evaluation.fastpath import FastRun, sole_writer
+from evaluation.fastpath import FastRun, UnstoredNotifier, sole_writer
 from evaluation.labelfile import LabelError, read_labels
 from evaluation.scoring import TIMER_HOURS, Alarm, AwakeTimer, Incident, Score, UseTracker, score
 from evaluation.traffic import Item, LineError, TrafficFile, TrafficFileError
@@ -316,7 +316,7 @@ class Backtest:
                     continue
                 t0 = int(ch.t[first])
                 clock = ManualClock(t0 if t0 != NONE_MS else 0)
-                engine = Engine(self.cfg, db, clock, notifier=StoreNotifier(db, self.cfg.timezone))
+                engine = Engine(self.cfg, db, clock, notifier=UnstoredNotifier(db, self.cfg.timezone))
                 sole_writer(engine)
                 self._start(engine, clock)
                 self.start = clock.now_ms()

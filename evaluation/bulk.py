@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, BinaryIO, Literal
 
 import msgspec
 import numpy as np
@@ -36,7 +39,9 @@ NONE_MS = -(2**62)
 
 def read_chunks(path: Path, size: int | None = None) -> Iterator[tuple[bytes, bool]]:
     """(bytes of whole lines, is the first chunk) of a plain or gzip file; the last line may lack its newline.
-    A gzip file cut short yields its whole lines and then raises EOFError, as gzip's reader does."""
+    A gzip file cut short yields its whole lines and then raises EOFError, as gzip's reader does. A gzip file is
+    read and decompressed by a thread of its own a block or two ahead (zlib lets go of the interpreter while it
+    inflates, so on two cores the decompression overlaps the decoding)."""
     size = size or CHUNK_BYTES
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
@@ -45,32 +50,74 @@ def read_chunks(path: Path, size: int | None = None) -> Iterator[tuple[bytes, bo
     with fh:
         gz = fh.read(2) == b"\x1f\x8b"
         fh.seek(0)
-        z = zlib.decompressobj(wbits=31) if gz else None
+        blocks = _ahead(_inflate(fh, size // 4)) if gz else iter(lambda: fh.read(size), b"")
         rest = b""
         first = True
-        while True:
-            block = fh.read(size // 4 if gz else size)
-            if not block:
-                break
-            if z is not None:
-                out = [z.decompress(block)]
-                while z.eof and z.unused_data:  # a multi-member gzip file (a recorder's sync points are not)
-                    more = z.unused_data
-                    z = zlib.decompressobj(wbits=31)
-                    out.append(z.decompress(more))
-                block = b"".join(out)
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            if cut == 0:
-                rest = block
-                continue
-            rest = block[cut:]
-            yield block[:cut], first
-            first = False
-        if z is not None and not z.eof:
-            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        try:
+            for block in blocks:
+                block = rest + block
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = block
+                    continue
+                rest = block[cut:]
+                yield block[:cut], first
+                first = False
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()  # the reading thread stops before the file is closed
         if rest:
             yield rest, first
+
+
+def _inflate(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """The decompressed blocks of a gzip file; EOFError at the end if it is cut short."""
+    z = zlib.decompressobj(wbits=31)
+    while block := fh.read(size):
+        out = [z.decompress(block)]
+        while z.eof and z.unused_data:  # a multi-member gzip file (a recorder's sync points are not)
+            more = z.unused_data
+            z = zlib.decompressobj(wbits=31)
+            out.append(z.decompress(more))
+        yield b"".join(out)
+    if not z.eof:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+
+def _ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """The items of `blocks`, produced by a thread of their own up to `depth` ahead; an exception it raises is
+    raised here after the items before it. Closing this generator stops the thread (and waits for it)."""
+    q: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for b in blocks:
+                q.put((b, None))
+                if stop.is_set():
+                    return
+            q.put((None, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            q.put((None, exc))
+
+    th = threading.Thread(target=run, name="traffic-inflate", daemon=True)
+    th.start()
+    try:
+        while True:
+            b, exc = q.get()
+            if exc is not None:
+                raise exc
+            if b is None:
+                return
+            yield b
+    finally:
+        stop.set()
+        while th.is_alive():  # unblock its put() until it has seen the stop
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(0.01)
 
 
 class _Line(msgspec.Struct):
@@ -206,9 +253,16 @@ class BulkTraffic:
             recs = _objects(data)  # payloads given as objects in some lines
         if recs is None or len(recs) != n:
             return self._by_line(data, lineno)
-        meter_of = self._meter_of
-        rows = [meter_of(r.topic) if r.payload is not None and len(r.payload) <= FAST_PAYLOAD_CHARS else -1
-                for r in recs]
+        # a known topic's row by a lookup, not a call a line (-2: not seen yet); then payloads that are absent
+        # or too long, if any, are read per line (-1)
+        rows = list(map(self._topics.get, [r.topic for r in recs], itertools.repeat(-2, n)))
+        if -2 in rows:
+            meter_of = self._meter_of
+            rows = [meter_of(recs[i].topic) if x == -2 else x for i, x in enumerate(rows)]
+        payloads = [r.payload for r in recs]
+        if None in payloads or max(map(len, payloads), default=0) > FAST_PAYLOAD_CHARS:
+            rows = [x if p is not None and len(p) <= FAST_PAYLOAD_CHARS else -1
+                    for x, p in zip(rows, payloads, strict=True)]
         meter = np.array(rows, dtype=np.int64)
         fast = np.flatnonzero(meter >= 0)
         line = np.arange(lineno + 1, lineno + n + 1, dtype=np.int64)
@@ -218,29 +272,45 @@ class BulkTraffic:
         flow = np.full(n, np.nan, dtype=np.float64)
         leak = np.zeros(n, dtype=bool)
         fl = fast.tolist()
-        envs = self._payloads([recs[i].payload for i in fl])
-        bad = [i for i, e in zip(fl, envs, strict=True) if e is None or e.ts < MIN_TS_MS
-               or e.data.battery_v is not None]
-        if bad:
-            keep = [(i, e) for i, e in zip(fl, envs, strict=True) if e is not None and e.ts >= MIN_TS_MS
-                    and e.data.battery_v is None]
-            meter[bad] = -1
-            fl = [i for i, _ in keep]
-            envs = [e for _, e in keep]
+        every = len(fl) == n  # every row a registered meter's reading (nearly every chunk of a county's traffic)
+        envs = self._payloads(payloads if every else [payloads[i] for i in fl])
+        if None in envs:  # payloads the typed decode refused: the per-line path reads them
+            keep = [e is not None for e in envs]
+            meter[[i for i, k in zip(fl, keep, strict=True) if not k]] = -1
+            fl = [i for i, k in zip(fl, keep, strict=True) if k]
+            envs = [e for e in envs if e is not None]
+            every = False
         if fl:
             idx = np.array(fl, dtype=np.int64)
-            ts[idx] = [e.ts for e in envs]
-            total[idx] = [e.data.total_l for e in envs]
-            flows = [e.data.flow_lpm for e in envs]
+            tsa = np.array([e.ts for e in envs], dtype=np.int64)
+            datas = [e.data for e in envs]
+            bats = [d.battery_v for d in datas]
+            bad = tsa < MIN_TS_MS  # before 2020, or a battery voltage (the health rule reads it): per line
+            if bats.count(None) != len(bats):
+                bad |= np.array([b is not None for b in bats], dtype=bool)
+            if bad.any():
+                meter[idx[bad]] = -1
+                ok = ~bad
+                sel = np.flatnonzero(ok).tolist()
+                idx, tsa = idx[ok], tsa[ok]
+                datas = [datas[k] for k in sel]
+                fl = idx.tolist()
+                every = False
+        if fl:
+            ts[idx] = tsa
+            total[idx] = [d.total_l for d in datas]
+            flows = [d.flow_lpm for d in datas]
             if None in flows:
                 flows = [np.nan if f is None else f for f in flows]
             flow[idx] = flows
-            leaks = [e.data.leak_flag for e in envs]
-            if any(leaks):
+            leaks = [d.leak_flag for d in datas]
+            if leaks.count(None) + leaks.count(False) != len(leaks):
                 leak[idx] = [bool(x) for x in leaks]
-            tm = [recs[i].t_ms for i in fl]
-            t[idx] = [x if x is not None else y for x, y in zip(tm, ts[idx].tolist(), strict=True)] \
-                if None in tm else tm
+            tm = [r.t_ms for r in recs] if every else [recs[i].t_ms for i in fl]
+            if None in tm:
+                t[idx] = [x if x is not None else y for x, y in zip(tm, tsa.tolist(), strict=True)]
+            else:
+                t[idx] = tm
         slow: dict[int, Item | LineError] = {}
         raw: list[bytes] = []
         for i in np.flatnonzero(meter < 0).tolist():

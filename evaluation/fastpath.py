@@ -23,18 +23,22 @@ tests/evaluation/test_fastpath.py checks both paths raise the same alerts at the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
+from alerts.notifier import Notification
 from alerts.rules.water import DEFAULT_STEP_L
-from alerts.store import AlertStore
+from alerts.store import AlertStore, DeliveryRecord
 from alerts.types import AlertState
 from evaluation.bulk import NONE_MS, BulkTraffic, Chunk
 from evaluation.traffic import Item, LineError
 from ground.clock import ManualClock
+from notify.recorder import StoreNotifier
+from storage.sql import Database
 from wire.models import Channel, Kind, Message
 
 if TYPE_CHECKING:
@@ -111,6 +115,24 @@ class SoleWriterStore:
         return call
 
 
+class UnstoredNotifier(StoreNotifier):
+    """The fast backtest's notifier: every notification is rendered for every recipient exactly as StoreNotifier
+    renders it (the same texts, statuses and events), and its deliveries are not written. A backtest's database
+    is thrown away at its end and nothing in the engine reads deliveries back; writing them was a fifth of the
+    store's work. The message-by-message path stores them; tests/evaluation/test_fastpath.py checks both paths
+    hand over the same notifications with the same texts."""
+
+    def __init__(self, db: Database, timezone: str) -> None:
+        super().__init__(db, timezone)
+        self.deliveries = 0  # how many were handed over (rendered, not stored)
+
+    def record(self, n: Notification, records: Sequence[DeliveryRecord]) -> list[int]:
+        if not records:
+            return super().record(n, records)  # nobody to notify: logged as there
+        self.deliveries += len(records)
+        return [0] * len(records)  # no rows, so no ids
+
+
 def sole_writer(engine: Engine) -> None:
     """Set an engine up as the only writer of its database: no polling of the store or the registry.
 
@@ -143,6 +165,8 @@ class FastRun:
         self.hidx = np.array([self.health.index[d] for d in ids], dtype=np.int64)
         places: dict[str, int] = {}
         self.key = np.array([places.setdefault(m.place, len(places)) for m in ms], dtype=np.int64)
+        self._mark = np.zeros(max(len(places), 1), dtype=np.int64)  # _rows: a household's position in a run
+        self._slow = np.zeros(0, dtype=np.int64)
         self.flow_limit = cfg.flow_continuous_h * 3_600_000
         n = len(ids)
         self.base = np.full(n, np.nan)
@@ -202,6 +226,7 @@ class FastRun:
         if n == 0:
             return next_tick
         t = np.maximum.accumulate(np.maximum(ch.t, self.clock.now_ms()))
+        self._slow = np.array(sorted(ch.slow), dtype=np.int64)  # the chunk's slow rows, for _rows to slice
         tick_ms = self.bt.tick_ms
         i = 0
         while i < n:
@@ -221,9 +246,15 @@ class FastRun:
 
     def _rows(self, ch: Chunk, t: np.ndarray, a: int, b: int) -> None:
         """Rows a..b (no tick between them), cut into runs in which no household appears twice."""
-        slow = [p for p in ch.slow if a <= p < b] if ch.slow else []
+        sl = self._slow
+        slow = sl[np.searchsorted(sl, a):np.searchsorted(sl, b)].tolist() if len(sl) else []
         keyed = self._keys(ch, a, b, slow)
-        if len(np.unique(keyed[keyed >= 0])) == int((keyed >= 0).sum()):
+        k = keyed[keyed >= 0]
+        # no household twice: each key's last position written, then read back at every position
+        mark = self._mark
+        at = np.arange(len(k))
+        mark[k] = at
+        if (mark[k] == at).all():
             self._run(ch, t, a, b, slow)
             return
         seen: set[int] = set()

@@ -52,7 +52,7 @@ def test_fast_path_raises_the_same_alerts_on_population_traffic(tmp_path: Path, 
 
 
 T0 = 1_772_380_800_000  # 2026-03-02 00:00 Asia/Shanghai
-REGISTRY = registry_csv([
+REGISTRY_ROWS = [
     {"record": "street", "code": "st-1"}, {"record": "community", "code": "cm-1", "parent": "st-1"},
     {"record": "grid", "code": "gr-1", "parent": "cm-1"},
     {"record": "contact", "code": "worker-1", "parent": "gr-1", "role": "grid_worker", "channels": "ntfy://sw-gr-1"},
@@ -64,7 +64,8 @@ REGISTRY = registry_csv([
     {"record": "device", "code": "wm-3b", "parent": "hh-3", "gateway": "gw-1", "kind": "water_meter",
      "interval_s": "600", "step_l": "1"},
     {"record": "device", "code": "cb-0", "parent": "hh-0", "gateway": "gw-1", "kind": "call_button"},
-])
+]
+REGISTRY = registry_csv(REGISTRY_ROWS)
 
 
 def edge_lines(junk: bool = True) -> list[bytes]:
@@ -170,3 +171,65 @@ def test_sole_writer_store_answers_as_the_database_would(tmp_path: Path, monkeyp
     assert asked["ticks"] >= 2 * 1440 - 20  # two days, a tick a minute
     assert asked["due"] >= 5, asked  # escalations were due (7 ticks)
     assert asked["known"] == asked["ticks"]  # and the store never had to fall back to asking
+
+
+def test_fast_path_hands_over_the_notifications_the_slow_path_stores(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path renders every notification and does not store its deliveries (its database is thrown away):
+    it hands over the same notifications, recipients, statuses and texts as the slow path stores, in order."""
+    import evaluation.fastpath as fp
+    import notify.base
+
+    seen: dict[str, list] = {"fast": [], "slow": []}
+
+    def watch(path: str, record):
+        def rec(self, n, records):
+            if records:
+                seen[path].append((n.alert.id, n.event, n.step, n.at, [(r.contact, r.role, r.status, r.title, r.body)
+                                                                      for r in records]))
+            return record(self, n, records)
+        return rec
+
+    monkeypatch.setattr(notify.base.NotifierBase, "record", watch("slow", notify.base.NotifierBase.record))
+    monkeypatch.setattr(fp.UnstoredNotifier, "record", watch("fast", fp.UnstoredNotifier.record))
+    traffic, reg = tmp_path / "edge.jsonl", tmp_path / "registry.csv"
+    traffic.write_bytes(b"".join(edge_lines(True)))
+    reg.write_text(registry_csv([*REGISTRY_ROWS, *[  # someone on every rung of the ladder
+        {"record": "contact", "code": f"duty-{lvl}", "parent": code, "role": f"{lvl}_duty", "channels": "ntfy://sw-d"}
+        for lvl, code in (("community", "cm-1"), ("street", "st-1"))]]))
+    fast = backtest_file(CFG, traffic, reg)
+    assert seen["slow"] == []  # the fast path stored none
+    slow = slow_backtest_file(CFG, traffic, reg)
+    same(fast, slow)
+    assert len(seen["slow"]) >= 15 and {e for _, e, *_ in seen["slow"]} >= {"opened", "escalated", "auto_cleared"}
+    assert seen["fast"] == seen["slow"]
+
+
+def test_read_chunks_inflates_ahead_and_stops(tmp_path: Path) -> None:
+    """The gzip reader's thread: every line in order, a file cut short gives its whole lines and then EOFError,
+    and a reader closed early stops the thread."""
+    import gzip
+    import threading
+    import zlib
+
+    from evaluation.bulk import read_chunks
+
+    data = b"".join(b'{"n":%d,"pad":"%s"}\n' % (k, b"x" * (k % 50)) for k in range(60_000))
+    whole = tmp_path / "t.jsonl.gz"
+    whole.write_bytes(gzip.compress(data, compresslevel=1))
+    chunks = list(read_chunks(whole, 1 << 14))
+    assert b"".join(c for c, _ in chunks) == data and len(chunks) > 10
+    assert [f for _, f in chunks] == [True] + [False] * (len(chunks) - 1)
+    cut = tmp_path / "cut.jsonl.gz"
+    packed = whole.read_bytes()
+    cut.write_bytes(packed[: len(packed) // 2])
+    got: list[bytes] = []
+    with pytest.raises(EOFError):
+        for c, _ in read_chunks(cut, 1 << 14):
+            got.append(c)
+    prefix = zlib.decompressobj(wbits=31).decompress(packed[: len(packed) // 2])
+    assert b"".join(got) == prefix[: prefix.rfind(b"\n") + 1] and len(got) > 3
+    it = read_chunks(whole, 1 << 14)
+    next(it)
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name == "traffic-inflate"]
