@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from alerts.actions import AlertActions
 from alerts.checkin import CHECKIN_RULES
 from alerts.engine import Engine
 from alerts.lifecycle import AlertChange
 from alerts.store import AlertStore
-from alerts.tables import Alert
+from alerts.tables import Alert, AlertEvent
 from alerts.types import CheckIn
 from firmware_sim.models.answers import FAMILY, OK, RESIDENT, Answer, Answers, Whereabouts
 from ground.clock import ManualClock
@@ -167,6 +167,14 @@ class CheckinLoop:
             self.rows = {r.id: {"household": r.subject, "opened_at": r.opened_at, "checkin": r.checkin,
                                 "checkin_at": r.checkin_at, "staff_pushed_at": r.staff_pushed_at,
                                 "outcome": r.outcome} for r in s.execute(q)}
+            # staff_pushed_at is the last push ("联系不上" after a push pushes again): the first is on the trail
+            first = select(AlertEvent.alert_id, func.min(AlertEvent.at)).where(
+                AlertEvent.action == "staff_pushed").group_by(AlertEvent.alert_id)
+            for aid, at in s.execute(first):
+                if aid in self.rows:
+                    self.rows[aid]["first_pushed_at"] = at
+        for row in self.rows.values():  # pushed when it opened (night, no family): no staff_pushed entry
+            row.setdefault("first_pushed_at", row["staff_pushed_at"])
         if self.trails:
             store = AlertStore(db)
             for aid, row in self.rows.items():
@@ -213,8 +221,8 @@ def loop_summary(loop: CheckinLoop, explained: Callable[[str, int], bool], house
         if emergency:
             em_alerts += 1
             em_closed_ok += state in (CheckIn.OK_FAMILY.value, CheckIn.OK_RESIDENT.value)
-            if r["staff_pushed_at"] is not None:
-                d = (r["staff_pushed_at"] - r["opened_at"]) / 1000
+            if r["first_pushed_at"] is not None:
+                d = (r["first_pushed_at"] - r["opened_at"]) / 1000
                 em_delay.append(d)
                 # had nobody answered: at the end of the wait from when it asked (the alert's opening time is the
                 # threshold's, up to a tick earlier)
