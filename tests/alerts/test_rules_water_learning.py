@@ -1,5 +1,5 @@
 """What the inactivity rule learns about a household: it tightens and relaxes the limit only within the bounds
-staff set, learns a recurring outing for its weekday only, counts sleep hours after an evening with no use in a
+staff set, learns a recurring outing for its weekday and hour only, counts sleep hours after an evening with no use in a
 household that always uses water before bed, and never learns from a silence that may be an emergency."""
 
 from __future__ import annotations
