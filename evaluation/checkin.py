@@ -34,9 +34,9 @@ from alerts.lifecycle import AlertChange
 from alerts.store import AlertStore
 from alerts.tables import Alert, AlertEvent
 from alerts.types import CheckIn
-from firmware_sim.models.answers import FAMILY, OK, RESIDENT, Answer, Answers, Whereabouts
+from firmware_sim.models.answers import OK, RESIDENT, Answer, Answers, Whereabouts
 from ground.clock import ManualClock
-from notify.links import CheckinAnswer, CheckinLinks, CheckinResult, answer_checkin
+from notify.links import CheckinAnswer, CheckinLinks, answer_checkin
 from registry.types import Role
 from storage.sql import Database
 from wire.models import Channel, Kind, Message, decode, encode

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from alerts.settings import AlertsConfig
 from evaluation.populations import run_population
-from firmware_sim.models.answers import (DEFAULT, EMERGENCY, HOME, PESSIMISTIC, AnswerRanges, Answers, Household,
-                                         Whereabouts, answer)
+from firmware_sim.models.answers import (
+    DEFAULT,
+    EMERGENCY,
+    HOME,
+    PESSIMISTIC,
+    AnswerRanges,
+    Answers,
+    Household,
+    Whereabouts,
+    answer,
+)
 from firmware_sim.models.populations import Population
 from firmware_sim.seeding import rng_for
 
