@@ -72,10 +72,15 @@ class AlertsConfig(Section):
     routine_margin_min: float = Field(30.0, ge=0)
     routine_floor_h: float = Field(6.0, gt=0, description="... clipped into bounds staff set: never below this "
                                                           "(tightening; the household's window if lower) ...")
-    routine_evening_share: float = Field(0.9, gt=0, le=1.01, description="a household using water in the 3 h "
-                                                                      "before its bedtime on this share of days: "
-                                                                      "a silence over that whole evening counts "
-                                                                      "its sleep hours too")
+    routine_evening_share: float = Field(0.98, gt=0, le=1.01, description="a household using water in the 3 h "
+                                                                       "before its bedtime on this share of days "
+                                                                       "(remembered over about two months; 0.98: "
+                                                                       "a silent evening about once in two months "
+                                                                       "at most, the false-alarm budget): a "
+                                                                       "silence over that whole evening counts "
+                                                                       "its sleep hours too ...")
+    routine_evening_min_days: int = Field(60, ge=1, description="... once this many clean days are known (a share "
+                                                                "near 1/60 a day cannot be told from fewer)")
     inactivity_max_h: float | None = Field(None, gt=0, description="... and never above the household's window, "
                                                                    "or the maximum staff approved for it (the "
                                                                    "registry's max_window_h), else this")

@@ -26,7 +26,7 @@ import numpy as np
 
 DECAY_PER_DAY = 0.985
 TAIL_FROM_MIN = 90.0
-EVENING_WEIGHT = 0.1
+EVENING_WEIGHT = 1 / 60  # the evening share remembers about two months: a rate near 1/60 a day is what it must tell
 RECUR_SHARE = 0.8
 WEEKS = 4  # weeks of each weekday kept
 RECUR_WEEKS = 3  # ... of which a silence must come in this many at about the same hour to be recurring

@@ -14,7 +14,8 @@ A household is alarmed when any of these holds (the first one that does is repor
   staff approved for it (registry `max_window_h`, else `inactivity_max_h`). What is learned
   tightens a regular resident's limit and relaxes an irregular or low-use one's, and a recurring
   outing relaxes its weekday and hour only. A household that uses water in the evening before its bedtime
-  on nearly every day (`routine_evening_share`) and was silent through that whole evening did not
+  on nearly every day (`routine_evening_share`, 98 % over about two months, once
+  `routine_evening_min_days` = 60 clean days are known) and was silent through that whole evening did not
   go to bed as usual: from its bedtime the sleep hours count as awake;
 - cap: the gap exceeds the hard cap whatever the sleep hours say.
 Away mode (registry `away_until`) suppresses. Each inactivity is one episode (named by
@@ -275,7 +276,8 @@ class WaterRule(BaseRule):
         off = self.ctx.utc_offset_ms(self._now)
         mid = (since + off) // DAY_MS * DAY_MS - off
         tonight = mid + bed * MIN_MS + np.where((since + off) % DAY_MS >= bed * MIN_MS, DAY_MS, 0)
-        usual = learned & (self.routine.evening[rows] >= c.routine_evening_share) & (bed >= 0)
+        usual = (learned & (self.routine.days[rows] >= c.routine_evening_min_days)
+                 & (self.routine.evening[rows] >= c.routine_evening_share) & (bed >= 0))
         self.wall_from[rows] = np.where(usual & (tonight - since >= EVENING_MIN * MIN_MS), tonight,
                                         np.iinfo(np.int64).max)
 

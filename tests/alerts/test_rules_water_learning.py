@@ -123,7 +123,7 @@ def test_no_use_all_evening_counts_the_night() -> None:
     bed did not go to bed as usual - its sleep hours count and the alarm comes at 23:00 (its learned 6 h), not
     the next morning. The same silence in a household that never uses water after 17:00 is its ordinary night."""
     early = [7.0, 9.0, 11.0, 12.5, 14.0, 15.5, 17.0]
-    home = Home(routine_min_days=5)
+    home = Home(routine_min_days=5, routine_evening_min_days=5)
     for d in range(10):
         home.day(d, early + [18.5, 20.0, 21.5])
     home.day(10, early)
@@ -137,6 +137,28 @@ def test_no_use_all_evening_counts_the_night() -> None:
         home.day(d, early)
     home.until(MONDAY + 11 * 24 * HOUR + 7 * HOUR)
     assert home.alarms == []
+
+
+def test_the_evening_is_trusted_only_after_two_months_without_a_silent_evening() -> None:
+    """The evening rule costs a night-time false alarm for each silent evening of a household it trusts, so it
+    trusts an evening habit only on the evidence its budget needs (defaults: 60 clean days, 98 % of evenings over
+    about two months). The same silent evening after 30 days of evening use is found the next morning; after 61
+    days it is found that night; a household with a silent evening every 12 days is never trusted."""
+    early = [7.0, 9.0, 11.0, 12.5, 14.0, 15.5, 17.0]
+    evening = early + [18.5, 20.0, 21.5]
+
+    def night_alarm(days: int, silent_every: int | None = None) -> bool:
+        home = Home()
+        for d in range(days):
+            home.day(d, early if silent_every and d % silent_every == silent_every - 1 else evening)
+        home.alarms = []
+        home.day(days, early)
+        home.until(MONDAY + (days + 1) * 24 * HOUR + 6 * HOUR)  # to 06:00 the next morning: still in bed
+        return any(a.details["reason"] == "learned" for a in home.alarms)
+
+    assert not night_alarm(30)
+    assert night_alarm(61)
+    assert not night_alarm(61, silent_every=12)
 
 
 OUT_TUESDAY_MORNING = [h for h in HOURLY if not 9.0 < h < 13.0]  # 08:42, then 13:42: out 09:00-13:00, 5 h silent
