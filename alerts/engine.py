@@ -23,6 +23,7 @@ from alerts.rules.water import WaterRule
 from alerts.settings import AlertsConfig
 from alerts.sinks import Sink
 from alerts.store import AlertStore
+from alerts.types import Rule
 from ground.clock import Clock
 from registry.model import RegistrySnapshot, load_snapshot, registry_revision
 from storage.sql import Database
@@ -30,6 +31,7 @@ from wire.models import Message, StateMessage
 
 log = logging.getLogger(__name__)
 REGISTRY_CHECK_MS = 30_000
+REARM_CHECK_MS = 300_000  # how often the store is asked for inactivity alerts people closed (Engine._rearm)
 
 
 class Engine:
@@ -60,6 +62,7 @@ class Engine:
         self.notifier = notifier
         self.manager = AlertManager(self.store, self.registry, self.notifier, cfg, sinks or [])
         self._next_registry_check = start + REGISTRY_CHECK_MS
+        self._next_rearm_check = start + REARM_CHECK_MS
         log.info("engine ready: registry revision %d, %d devices, %d monitored households",
                  self._registry.revision, len(self._registry.devices), len(self.water.codes))
 
@@ -94,8 +97,24 @@ class Engine:
         if now >= self._next_registry_check:
             self._next_registry_check = now + REGISTRY_CHECK_MS
             self.reload_registry()
+        if now >= self._next_rearm_check:
+            self._next_rearm_check = now + REARM_CHECK_MS
+            self._rearm(now)
         changes = self.manager.apply(self.rules.tick(now), now)
         return (changes + self.manager.tick(now)) if self.escalate else changes
+
+    def _rearm(self, now: int) -> None:
+        """An inactivity alert people closed while the silence goes on (an answer "她/他没事" in the console
+        process, staff resolving it) restarts the household's clock now: a silence that goes on is raised
+        again as a new episode, never silenced by the close. Asked of the store every REARM_CHECK_MS, and only
+        when some household's silence has raised an alert."""
+        silent = self.water.alerted_silent()
+        if not silent:
+            return
+        active = {a.subject for a in self.manager.store.active(Rule.WATER_INACTIVITY)}
+        for code in silent:
+            if code not in active:
+                self.water.rearm(code, now)
 
     def rule(self, kind: type) -> BaseRule:
         return self.rules.get(kind)

@@ -19,7 +19,9 @@ A household is alarmed when any of these holds (the first one that does is repor
   go to bed as usual: from its bedtime the sleep hours count as awake;
 - cap: the gap exceeds the hard cap whatever the sleep hours say.
 Away mode (registry `away_until`) suppresses. Each inactivity is one episode (named by
-the time of the last use): raised once, cleared when water is used again.
+the time of the last use): raised once, cleared when water is used again. When people close the alert while
+the silence goes on (the family says she is fine), the clock restarts at the close (`rearm`, from the
+engine): a silence that goes on is raised again as a new episode.
 Learning never takes in a possible emergency: a silence is learned only when it ends in a use
 (an alert cleared by use was a false alarm), never one longer than the hard cap or begun in away
 mode; a day counts towards `routine_min_days` only without an open alert or away mode.
@@ -348,6 +350,21 @@ class WaterRule(BaseRule):
                                 reason=REASONS[why], hours=round(hours, 2), window_h=window_h, since=since, **limit))
         self.learn(now)
         return out
+
+    def alerted_silent(self) -> list[str]:
+        """Households whose current silence raised an inactivity alert and has not ended (no use since)."""
+        return [self.codes[i] for i in np.flatnonzero(self.alerted == self.last_use).tolist()]
+
+    def rearm(self, household: str, at: int) -> None:
+        """The household's inactivity alert was closed by people while its silence goes on (the family or the
+        resident said she is fine, staff resolved it): its clock restarts at `at`, as when away mode ends. A
+        silence that goes on past the limit again - she came back and fell before using water - is raised again,
+        as a new episode, instead of staying silenced by the first alert's close. The part before `at` is never
+        learned (no use ended it)."""
+        i = self.hindex.get(household)
+        if i is not None and self.alerted[i] == self.last_use[i] and at > self.last_use[i]:
+            self.last_use[i] = at
+            self._limits(i)
 
     def restore_last_use(self, household: str, ts: int) -> None:
         """Set a household's last use (rebuild after a restart, before live messages)."""
