@@ -87,8 +87,8 @@ def run(pop: Population, cfg: AlertsConfig, tick_s: float) -> dict:
     timers = {}
     for hours in FRONTIER_H:
         t = AwakeTimer(float(hours), zone)
-        timers[float(hours)] = score(t.name, t.alarms(tracker.uses, pop.end_ms), incidents, codes, pop.start_ms,
-                                     pop.end_ms)
+        timers[float(hours)] = score(t.name, t.alarms(tracker.uses, pop.end_ms, tracker.seen), incidents, codes,
+                                     pop.start_ms, pop.end_ms)
     # daytime emergencies caught within the window plus one reading interval, and within the upper bound (the
     # maximum staff approved, else the window) plus one interval
     bound_ms = max(cfg.inactivity_max_h or WINDOW_H, WINDOW_H) * 3_600_000 + INTERVAL_MS
@@ -116,7 +116,7 @@ def run(pop: Population, cfg: AlertsConfig, tick_s: float) -> dict:
 
     t7 = AwakeTimer(7.0, zone)
     return {"engine": eng, "timers": timers, "best": best, "day_ok": day_ok, "day_n": day_n, "day_w": day_w, "messages": n,
-            "wall_s": wall, "weekly": [in_weekly(alarms), in_weekly(t7.alarms(tracker.uses, pop.end_ms))]}
+            "wall_s": wall, "weekly": [in_weekly(alarms), in_weekly(t7.alarms(tracker.uses, pop.end_ms, tracker.seen))]}
 
 
 def main() -> int:

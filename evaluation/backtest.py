@@ -239,8 +239,8 @@ class Backtest:
         alarms = [Alarm(a.subject, a.at, a.reason) for a in self.alerts if a.rule == Rule.WATER_INACTIVITY.value]
         scores = [score(ENGINE, alarms, incidents, self._monitored, start, end)]
         for timer in self.timers:
-            scores.append(score(timer.name, timer.alarms(self.tracker.uses, end), incidents, self._monitored,
-                                start, end))
+            timer_alarms = timer.alarms(self.tracker.uses, end, self.tracker.seen)
+            scores.append(score(timer.name, timer_alarms, incidents, self._monitored, start, end))
         errors = sorted([*(traffic_errors or []), *self.errors], key=lambda e: e.line)
         return BacktestReport(source, "messages", self.cfg.timezone, lines() if callable(lines) else (lines or 0),
                               self.messages, start, end, len(reg.households), list(self._monitored), self.alerts,
@@ -333,7 +333,7 @@ class Backtest:
             run.tick(next_tick)
             next_tick += self.tick_ms
         self.messages = run.messages
-        self.tracker.uses = run.finish()
+        self.tracker.uses, self.tracker.seen = run.finish()
         return self.start, end
 
     def _start(self, engine: Engine, clock: ManualClock) -> None:

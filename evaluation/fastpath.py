@@ -180,7 +180,7 @@ class FastRun:
         self.tr_base = np.full(n, np.nan)
         self.tr_last = np.full(n, NONE_MS, dtype=np.int64)
         self.tr_last_use = np.full(len(self.water.codes), start, dtype=np.int64)
-        self.tr_uses: list[tuple[np.ndarray, np.ndarray]] = []
+        self.tr_uses: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # households, dated, seen
         self.messages = 0
 
     # --- a meter's state, handed to the engine and back ------------------------------
@@ -201,22 +201,27 @@ class FastRun:
         self.flow_since[i] = NONE_MS if m.flow_since is None else m.flow_since
         self.flow_alerted[i] = m.flow_alerted
 
-    def finish(self) -> dict[str, list[int]]:
-        """Hand every meter's state back to the engine; the tracker's uses per monitored household."""
+    def finish(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Hand every meter's state back to the engine; the tracker's uses per monitored household, and when each
+        was seen (scoring.UseTracker.uses, .seen)."""
         for i in range(len(self.ids)):
             self._to_state(i)
         codes = self.water.codes
         uses: dict[str, list[int]] = {c: [int(self.bt.start)] for c in codes}
+        seen: dict[str, list[int]] = {c: [int(self.bt.start)] for c in codes}
         if self.tr_uses:
             hh = np.concatenate([u[0] for u in self.tr_uses])
             at = np.concatenate([u[1] for u in self.tr_uses])
+            ts = np.concatenate([u[2] for u in self.tr_uses])
             order = np.argsort(hh, kind="stable")  # within a household, appended in time order
-            hh, at = hh[order], at[order]
+            hh, at, ts = hh[order], at[order], ts[order]
             cuts = np.flatnonzero(np.diff(hh)) + 1
-            for part_h, part_at in zip(np.split(hh, cuts), np.split(at, cuts), strict=True):
+            for part_h, part_at, part_ts in zip(np.split(hh, cuts), np.split(at, cuts), np.split(ts, cuts),
+                                                strict=True):
                 if len(part_h):
                     uses[codes[int(part_h[0])]] += part_at.tolist()
-        return uses
+                    seen[codes[int(part_h[0])]] += part_ts.tolist()
+        return uses, seen
 
     # --- the stream ------------------------------------------------------------------
 
@@ -398,6 +403,6 @@ class FastRun:
         add = used & (at > self.tr_last_use[hh])
         if add.any():
             self.tr_last_use[hh[add]] = at[add]
-            self.tr_uses.append((hh[add], at[add]))
+            self.tr_uses.append((hh[add], at[add], ts[add]))
         self.tr_base[mi] = np.where(~late & (reset | used), total, base)
         self.tr_last[mi] = np.where(late, prev, ts)

@@ -139,8 +139,10 @@ class AwakeTimer:
     """A plain timer: an alarm when the awake time since the last use reaches `hours` (sleep hours not counted).
 
     A use is the register advancing by at least the meter's step since the last use, dated at the reading before
-    the one that shows it (as the engine dates it) when readings are no more than two intervals apart. One alarm
-    per gap; no away mode, nothing learned.
+    the one that shows it (as the engine dates it) when readings are no more than two intervals apart. The timer
+    knows of a use only when the reading that shows it arrives, as any detector running live does: an alarm due
+    between the use's date and that reading is raised (given `seen`; without it the timer would see up to one
+    reading interval into the future). One alarm per gap; no away mode, nothing learned.
     """
 
     def __init__(self, hours: float, zone: ZoneInfo, sleep: tuple[int, int] = SLEEP) -> None:
@@ -150,11 +152,14 @@ class AwakeTimer:
         self.sleep = sleep
         self.name = f"timer {hours:g} h"
 
-    def alarms(self, uses: dict[str, list[int]], end_ms: int) -> list[Alarm]:
-        """Alarms over the use times of each household (sorted), until end_ms."""
+    def alarms(self, uses: dict[str, list[int]], end_ms: int,
+               seen: dict[str, list[int]] | None = None) -> list[Alarm]:
+        """Alarms over the use times of each household (sorted), until end_ms; seen[h][i]: when use i of h was
+        known (the reading that showed it), the same length as uses[h]."""
         out = []
         for h, times in uses.items():
-            for a, b in zip(times, [*times[1:], end_ms], strict=True):
+            known = seen[h] if seen is not None else times
+            for a, b in zip(times, [*known[1:], end_ms], strict=True):
                 if b - a < self.limit_ms:
                     continue  # the awake time cannot reach the limit in less wall time
                 due = self.due(a)
@@ -197,9 +202,11 @@ class UseTracker:
         self.base: dict[str, float] = {}
         self.last: dict[str, int] = {}
         self.uses: dict[str, list[int]] = {}
+        self.seen: dict[str, list[int]] = {}  # when each use was known: the reading that showed it
 
     def start(self, household: str, at: int) -> None:
         self.uses.setdefault(household, [at])
+        self.seen.setdefault(household, [at])
 
     def reading(self, meter: str, ts: int, total: float) -> None:
         info = self.meters.get(meter)
@@ -213,10 +220,12 @@ class UseTracker:
         if base is None or total < base:
             self.base[meter] = total
             self.uses.setdefault(household, [ts])
+            self.seen.setdefault(household, [ts])
         elif total - base >= step:
             self.base[meter] = total
             at = prev if prev is not None and ts - prev <= 2 * interval else ts
             lst = self.uses.setdefault(household, [])
             if not lst or at > lst[-1]:
                 lst.append(at)
+                self.seen.setdefault(household, []).append(ts)
         self.last[meter] = ts

@@ -7,7 +7,7 @@ from __future__ import annotations
 from alerts.actions import Actor, AlertActions
 from alerts.types import AlertState, Rule
 from storage.sql import Database
-from tests.alerts.rig import MONDAY_8AM, Rig
+from tests.alerts.rig import Rig
 
 HOUR_S = 3600
 FAMILY = Actor("c-fam1", "ack_link", "contact", "192.0.2.9")

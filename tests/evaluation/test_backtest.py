@@ -12,7 +12,7 @@ import pytest
 
 from alerts.settings import AlertsConfig
 from evaluation.backtest import backtest_file
-from evaluation.scoring import Alarm, AwakeTimer, Incident, score
+from evaluation.scoring import Alarm, AwakeTimer, Incident, UseTracker, score
 from firmware_sim.recordfile import Record, RecordWriter
 from tests.alerts.test_cli import run
 from tests.conftest import write_config
@@ -207,3 +207,20 @@ def test_record_file_through_the_command(files: tuple[Path, Path, Path, int], tm
     junk.write_bytes(b"\x00\x01 not traffic\n")
     r = run(cfg_file, "evaluate", "--record", str(junk), "--registry", str(reg))
     assert r.returncode == 2 and "no usable contract message in 1 line(s) (line 1: not JSON)" in r.stderr
+
+
+def test_the_timers_know_a_use_only_when_the_reading_that_shows_it_arrives() -> None:
+    """A use dated 5 min before a 7 h timer is due but shown by a reading 5 min after: a live timer has alarmed by
+    then (as the engine does), so the frontier counts that alarm; told nothing of `seen`, it would not."""
+    zone = ZoneInfo("Asia/Shanghai")
+    t0 = int(dt.datetime(2026, 3, 2, 8, 0, tzinfo=zone).timestamp() * 1000)  # 08:00, awake until 22:00
+    tracker = UseTracker({"wm-1": ("hh-1", 1.0, 600_000)})
+    tracker.start("hh-1", t0)
+    for k, total in enumerate([100.0] * 42 + [103.0]):  # a reading every 10 min; 103 L at 15:00 (use dated 14:50)
+        tracker.reading("wm-1", t0 + k * 600_000, total)
+    assert tracker.uses["hh-1"] == [t0, t0 + 41 * 600_000] and tracker.seen["hh-1"] == [t0, t0 + 42 * 600_000]
+    near = AwakeTimer(6 + 55 / 60, zone)  # due 14:55: between the use's date (14:50) and the reading (15:00)
+    end = t0 + 20 * 3_600_000
+    assert [a.at for a in near.alarms(tracker.uses, end, tracker.seen) if a.at < t0 + 8 * 3_600_000] == \
+        [t0 + (6 * 60 + 55) * 60_000]
+    assert [a.at for a in near.alarms(tracker.uses, end) if a.at < t0 + 8 * 3_600_000] == []
