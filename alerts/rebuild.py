@@ -111,9 +111,10 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
             if r["device"] in water.meters}
     rep.meters = len(last)
     # the household's last use, dated as the live rule dates it: at the last reading before the
-    # register came within one step of its final value
+    # register came within one step of its final value - or, when the next reading came after a gap
+    # (more than two intervals), at that next reading
     devices = sorted(last)
-    use_time: dict[str, int] = {}
+    before: dict[str, int] = {}
     for i in range(0, len(devices), BATCH):
         chunk = devices[i:i + BATCH]
         stmts = []
@@ -123,7 +124,18 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
                          f"total_l < {threshold!r} AND {window}")
         for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
             if series:
-                use_time[d] = int(series[0]["values"][0][0])
+                before[d] = int(series[0]["values"][0][0])
+    use_time: dict[str, int] = {}
+    moved = sorted(before)
+    for i in range(0, len(moved), BATCH):
+        chunk = moved[i:i + BATCH]
+        stmts = [f"SELECT first(total_l) FROM water_meter WHERE device = {string_literal(d)} AND "
+                 f"time > {_ns(before[d])} AND time <= {_ns(now)}" for d in chunk]
+        for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
+            t_prev = before[d]
+            t_next = int(series[0]["values"][0][0]) if series else t_prev
+            interval = water.interval.get(d, engine.cfg.default_interval_s * 1000)
+            use_time[d] = t_prev if t_next - t_prev <= 2 * interval else t_next
     first_seen = {r["device"]: int(r["time"]) for r in
                   influx.rows(f"SELECT first(total_l) FROM water_meter WHERE {window} GROUP BY device")}
     per_household: dict[str, int] = defaultdict(int)

@@ -116,7 +116,11 @@ def test_restart_mid_inactivity_neither_forgets_nor_repeats(services: Services, 
                      {"total_l": 50.0 + i * 3}) for i in range(37)]
     _write(influx, msgs)
     db = Database(f"sqlite:///{tmp_path / 'a.db'}")
-    import_rows(db, registry_csv(uid).replace("22:00-06:30,7", "00:00-00:00,7"))  # no sleep hours: window only
+    # no sleep hours: window only; wm-0001 registered at the 5 min it is read at here
+    csv = registry_csv(uid).replace("22:00-06:30,7", "00:00-00:00,7")
+    row = f"device,{meter},hh-0001,,,,,,gw-a,water_meter,"
+    csv = csv.replace(row + "60,", row + "300,")
+    import_rows(db, csv)
     cfg = AlertsConfig()
     try:
         # engine A starts 3 h into the inactivity: it knows the last use was at t0, not "now"
