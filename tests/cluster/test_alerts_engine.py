@@ -76,7 +76,12 @@ def test_kill_the_active_engine_under_load_with_a_gateway_stealing_its_client_id
                 a.kill()
         for info in infos:
             info.wait_for_publish(30)
-        wait_for(lambda: len(watch.per_household()) == households, 60, what="every press alerted")
+        try:
+            wait_for(lambda: len(watch.per_household()) == households, 60, what="every press alerted")
+        except AssertionError as exc:  # what the engines said is what tells a lost press from a slow one
+            missing = sorted(set(range(households)) - set(watch.per_household()))
+            raise AssertionError(f"{exc}; not alerted: {missing} (killed at press {killed_at})\n"
+                                 f"--- engine-a ---\n{a.log()[-4000:]}\n--- engine-b ---\n{b.log()[-12000:]}") from exc
         wait_for(lambda: len(watch.seen) == households, 10, what="every alert seen by the watcher")
         failover = max(watch.seen[i] - pressed[i] for i in range(killed_at or 0, households))
         assert watch.per_household() == {i: 1 for i in range(households)}  # every press alerted, none twice
