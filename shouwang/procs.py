@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,25 +26,45 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago."""
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out to outgoing connections (and to bind(port 0))."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago, below the ephemeral range: a port the kernel picked for us would be
+    the kernel's to give to the next outgoing connection of any process before our child binds it (seen as
+    influxd's 'address already in use' while a test suite ran beside other work)."""
+    low, high = 20000, _ephemeral_low() - 1
+    if high - low < 1000:  # an unusual ephemeral range: let the kernel pick
+        with socket.socket() as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+    for _ in range(200):
+        p = random.randint(low, high)
+        if _bindable(host, p):
+            return p
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 def free_port_pair(host: str = "127.0.0.1") -> int:
     """A port p with p and p+1 both free a moment ago (influxd uses p+1 for its RPC)."""
     for _ in range(100):
         p = free_port(host)
-        if p >= 65535:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((host, p + 1))
-                return p
-            except OSError:
-                continue
+        if p < 65535 and _bindable(host, p + 1):
+            return p
     raise RuntimeError("no free pair of adjacent ports")
 
 

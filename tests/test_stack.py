@@ -148,3 +148,13 @@ def test_children_stop_when_up_is_killed(tmp_path: Path) -> None:
             if up.poll() is None:
                 up.kill()
                 up.wait()
+
+
+def test_free_ports_are_outside_the_range_the_kernel_gives_outgoing_connections() -> None:
+    """A port taken from the ephemeral range can be handed to any process's next outgoing connection before the
+    child that was to listen on it binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert all(1024 < p < low for p in ports), ports
+    p = free_port_pair()
+    assert p + 1 < low

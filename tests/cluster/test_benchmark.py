@@ -22,6 +22,10 @@ def test_cluster_benchmark_short_mode_stores_everything(tmp_path: Path) -> None:
     for name, p in phases.items():
         assert p["acked"] == p["messages"] == p["stored"] == 3000 and p["lost"] == 0, (name, p)
         assert p["publish_msg_s"] > 0 and p["drain_msg_s"] > 0, (name, p)
-    # with several workers the stream is shared: each worker acknowledged some of it
-    assert all(n > 0 for n in phases["nats-3"]["acked_by_worker"]), phases["nats-3"]
+    # the workers' own counters account for every message (how they shared it depends on which started first: a
+    # worker that finished its imports late on a loaded machine may find the backlog drained, so no share is
+    # asserted; tests/cluster/test_nats_cluster.py kills one of two workers and the other goes on)
+    for name in ("nats-1", "nats-2", "nats-3"):
+        p = phases[name]
+        assert len(p["acked_by_worker"]) == p["workers"] and sum(p["acked_by_worker"]) >= p["messages"], p
     assert "vs mosquitto-1" in proc.stdout
