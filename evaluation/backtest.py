@@ -35,6 +35,7 @@ from evaluation.labelfile import LabelError, read_labels
 from evaluation.scoring import TIMER_HOURS, Alarm, AwakeTimer, Incident, Score, UseTracker, score
 from evaluation.traffic import Item, LineError, TrafficFile, TrafficFileError
 from ground.clock import ManualClock
+from ground.csvfile import decode
 from notify.recorder import StoreNotifier
 from notify.texts import RULE_TITLES
 from registry.csvio import COLUMNS, import_rows
@@ -371,8 +372,8 @@ def _chain(first: Item, rest: Iterable[Item]) -> Iterable[Item]:
 def backtest_file(cfg: AlertsConfig, record: Path, registry: Path, labels: Path | None = None, *,
                   tick_s: float = 60.0) -> BacktestReport:
     """`shouwang evaluate --record FILE --registry CSV [--labels CSV]` (the fast path: fastpath.py)."""
-    labels_text = _text(labels) if labels is not None else None
-    bt = Backtest(cfg, _text(registry), registry_source=str(registry), tick_s=tick_s)
+    labels_text = csv_text(labels) if labels is not None else None
+    bt = Backtest(cfg, csv_text(registry), registry_source=str(registry), tick_s=tick_s)
     rep = bt.run(Path(record), labels_text=labels_text, labels_source=str(labels), source=str(record))
     rep.format = bt._bulk.file.format
     return _checked(rep, record)
@@ -383,8 +384,8 @@ def slow_backtest_file(cfg: AlertsConfig, record: Path, registry: Path, labels: 
     """The same, message by message (the reference the fast path is checked against); `limit`: only the
     first messages."""
     traffic = TrafficFile(record)
-    labels_text = _text(labels) if labels is not None else None
-    bt = Backtest(cfg, _text(registry), registry_source=str(registry), tick_s=tick_s)
+    labels_text = csv_text(labels) if labels is not None else None
+    bt = Backtest(cfg, csv_text(registry), registry_source=str(registry), tick_s=tick_s)
     items = iter(traffic) if limit is None else itertools.islice(traffic, limit)
     rep = bt.run(items, labels_text=labels_text, labels_source=str(labels), source=str(record),
                  traffic_errors=traffic.errors, lines=lambda: traffic.lines)
@@ -400,15 +401,10 @@ def _checked(rep: BacktestReport, record: Path) -> BacktestReport:
     return rep
 
 
-def _text(path: Path) -> str:
+def csv_text(path: Path) -> str:
     """A CSV file as text: UTF-8 (with or without BOM) or GB18030, as spreadsheets in China save it."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise TrafficFileError(f"{path}: cannot open: {exc.strerror}") from None
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise TrafficFileError(f"{path}: neither UTF-8 nor GB18030 text")
+    return decode(data, str(path), TrafficFileError)

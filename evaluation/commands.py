@@ -14,7 +14,7 @@ from firmware_sim.models.populations import START
 from ground.errors import ConfigError
 
 
-def _quiet() -> None:
+def quiet_logs() -> None:
     for name in ("alerts", "registry", "alembic", "notify"):  # one line per alert would drown the table
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -35,7 +35,7 @@ def run_evaluation(cfg: AlertsSettings, scenario: str, *, seed: int | None, days
     """The `shouwang evaluate SCENARIO` command: print the tables (and write JSON)."""
     from evaluation.evaluate import evaluate
 
-    _quiet()
+    quiet_logs()
     report = evaluate(cfg.alerts, scenario, seed=seed, days=days, tick_s=tick_s)
     _emit(report.table(), report.as_json(), json_path)
     return 0
@@ -47,7 +47,7 @@ def run_backtest(cfg: AlertsSettings, args: argparse.Namespace) -> int:
 
     if args.registry is None:
         raise ConfigError("--record needs --registry CSV (the registry's import format: shouwang registry import)")
-    _quiet()
+    quiet_logs()
     alerts = cfg.alerts if args.timezone is None else cfg.alerts.model_copy(update={"timezone": args.timezone})
     rep = backtest_file(alerts, args.record, args.registry, args.labels, tick_s=args.tick_s)
     _emit(rep.table(args.lang), rep.as_json(), args.json)
@@ -58,7 +58,7 @@ def run_population_report(cfg: AlertsSettings, args: argparse.Namespace) -> int:
     """`shouwang evaluate --populations`."""
     from evaluation.populations import run_populations
 
-    _quiet()
+    quiet_logs()
 
     def progress(name, rep) -> None:
         print(f"{name}: {rep.messages} messages in {rep.wall_s:.1f} s", file=sys.stderr, flush=True)
