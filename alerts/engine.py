@@ -8,6 +8,7 @@ StoreNotifier in the evaluation and tests).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from wire.models import Message, StateMessage
 log = logging.getLogger(__name__)
 REGISTRY_CHECK_MS = 30_000
 REARM_CHECK_MS = 300_000  # how often the store is asked for inactivity alerts people closed (Engine._rearm)
+WARNED_MAX = 10_000  # (gateway, device) pairs warned about once each (Engine.own_gateway)
 
 
 class Engine:
@@ -63,6 +65,8 @@ class Engine:
         self.manager = AlertManager(self.store, self.registry, self.notifier, cfg, sinks or [])
         self._next_registry_check = start + REGISTRY_CHECK_MS
         self._next_rearm_check = start + REARM_CHECK_MS
+        self.foreign = 0  # messages for a registered device from a gateway other than its own
+        self._warned: set[tuple[str, str]] = set()
         log.info("engine ready: registry revision %d, %d devices, %d monitored households",
                  self._registry.revision, len(self._registry.devices), len(self.water.codes))
 
@@ -86,10 +90,28 @@ class Engine:
         """One validated message from the stream."""
         now = self.clock.now_ms()
         if isinstance(msg, Message):
-            actions = self.rules.on_message(msg, now)
+            actions = self.rules.on_message(self.own_gateway(msg), now)
         else:
             actions = self.rules.on_state(msg, now)
         return self.manager.apply(actions, now) if actions else []
+
+    def own_gateway(self, msg: Message) -> Message:
+        """A device speaks only through the gateway the registry puts it on. A message for a registered device
+        from another gateway (one gateway's stolen credentials naming a neighbour's button or meter, or a device
+        moved before the registry says so) is taken as from an unregistered device `{device}@{gateway}`: a press
+        still raises (without a location: nothing lost), but it cancels, clears or feeds nothing of the
+        registered device - a cancel cannot swallow its press, a reading cannot end its household's silence."""
+        dev = self._registry.devices.get(msg.device)
+        if dev is None or not dev.gateway or dev.gateway == msg.gateway:
+            return msg
+        self.foreign += 1
+        key = (msg.gateway, msg.device)
+        if key not in self._warned and len(self._warned) < WARNED_MAX:
+            self._warned.add(key)
+            log.warning("gateway %s sent a %s %s for device %s, which is registered on gateway %s: taken as an "
+                        "unregistered device (further ones from it not logged)", msg.gateway, msg.kind.value,
+                        msg.channel.value, msg.device, dev.gateway)
+        return dataclasses.replace(msg, device=f"{msg.device}@{msg.gateway}")
 
     def tick(self) -> list[AlertChange]:
         """Run timers: inactivity, silence, offline gateways, escalation; reload a changed registry."""

@@ -80,12 +80,26 @@ def rebuild(engine: Engine, influx: InfluxClient, routine_file: Path | None = No
     return rep
 
 
+def _own(engine: Engine, row: dict) -> bool:
+    """A stored row counts for its device only if it came from the device's registered gateway, as the engine
+    takes messages live (Engine.own_gateway): another gateway's rows about it are not its history."""
+    dev = engine.registry().devices.get(row.get("device", ""))
+    return dev is None or not dev.gateway or row.get("gateway") == dev.gateway
+
+
+def _gateway_clause(engine: Engine, device: str) -> str:
+    dev = engine.registry().devices.get(device)
+    return f" AND gateway = {string_literal(dev.gateway)}" if dev is not None and dev.gateway else ""
+
+
 def _last_seen(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: RebuildReport) -> None:
     frm = ",".join(f'"{m}"' for m in DEVICE_MEASUREMENTS)
     rows = influx.rows(f"SELECT last(seq) FROM {frm} WHERE time > {_ns(now - lookback)} AND time <= {_ns(now)} "
-                       "GROUP BY device")
+                       "GROUP BY device, gateway")
     best: dict[str, int] = {}
     for r in rows:
+        if not _own(engine, r):
+            continue
         best[r["device"]] = max(best.get(r["device"], 0), int(r["time"]))
     for dev, t in best.items():
         engine.health.seen(dev, t)
@@ -106,9 +120,10 @@ def _gateways(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport
 def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: RebuildReport) -> None:
     water = engine.water
     window = f"time > {_ns(now - lookback)} AND time <= {_ns(now)}"
-    last = {r["device"]: (int(r["time"]), float(r["last"]))
-            for r in influx.rows(f"SELECT last(total_l) FROM water_meter WHERE {window} GROUP BY device")
-            if r["device"] in water.meters}
+    last: dict[str, tuple[int, float]] = {}
+    for r in influx.rows(f"SELECT last(total_l) FROM water_meter WHERE {window} GROUP BY device, gateway"):
+        if r["device"] in water.meters and _own(engine, r) and int(r["time"]) > last.get(r["device"], (-1, 0.0))[0]:
+            last[r["device"]] = (int(r["time"]), float(r["last"]))
     rep.meters = len(last)
     # the household's last use, dated as the live rule dates it: at the last reading before the
     # register came within one step of its final value - or, when the next reading came after a gap
@@ -121,7 +136,7 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
         for d in chunk:
             threshold = last[d][1] - water.step.get(d, 1.0) + 1e-6
             stmts.append(f"SELECT last(total_l) FROM water_meter WHERE device = {string_literal(d)} AND "
-                         f"total_l < {threshold!r} AND {window}")
+                         f"total_l < {threshold!r} AND {window}{_gateway_clause(engine, d)}")
         for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
             if series:
                 before[d] = int(series[0]["values"][0][0])
@@ -130,14 +145,16 @@ def _water(engine: Engine, influx: InfluxClient, now: int, lookback: int, rep: R
     for i in range(0, len(moved), BATCH):
         chunk = moved[i:i + BATCH]
         stmts = [f"SELECT first(total_l) FROM water_meter WHERE device = {string_literal(d)} AND "
-                 f"time > {_ns(before[d])} AND time <= {_ns(now)}" for d in chunk]
+                 f"time > {_ns(before[d])} AND time <= {_ns(now)}{_gateway_clause(engine, d)}" for d in chunk]
         for d, series in zip(chunk, _multi(influx, ";".join(stmts)), strict=True):
             t_prev = before[d]
             t_next = int(series[0]["values"][0][0]) if series else t_prev
             interval = water.interval.get(d, engine.cfg.default_interval_s * 1000)
             use_time[d] = t_prev if t_next - t_prev <= 2 * interval else t_next
-    first_seen = {r["device"]: int(r["time"]) for r in
-                  influx.rows(f"SELECT first(total_l) FROM water_meter WHERE {window} GROUP BY device")}
+    first_seen: dict[str, int] = {}
+    for r in influx.rows(f"SELECT first(total_l) FROM water_meter WHERE {window} GROUP BY device, gateway"):
+        if _own(engine, r):
+            first_seen[r["device"]] = min(first_seen.get(r["device"], int(r["time"])), int(r["time"]))
     per_household: dict[str, int] = defaultdict(int)
     for d, (ts, total) in last.items():
         m = water.meters[d]
@@ -176,9 +193,11 @@ def _river(engine: Engine, influx: InfluxClient, now: int, rep: RebuildReport) -
         river.state.setdefault(a.subject, type(river).new_state()).stuck = True
     horizon = int(max(engine.cfg.river_rate_window_min, engine.cfg.river_clear_hold_min) * 60_000 * 2)
     rows = influx.rows(f"SELECT level_m FROM river_gauge WHERE time > {_ns(now - horizon)} AND time <= {_ns(now)} "
-                       "GROUP BY device")
+                       "GROUP BY device, gateway")
     actions = []
     for r in sorted(rows, key=lambda r: r["time"]):
+        if not _own(engine, r):
+            continue
         dev = reg.devices.get(r["device"])
         st = reg.stations.get(dev.place) if dev else None
         if st is not None and r.get("level_m") is not None:

@@ -33,7 +33,7 @@ from evaluation.bulk import NONE_MS, BulkTraffic
 from evaluation.fastpath import FastRun, UnstoredNotifier, sole_writer
 from evaluation.labelfile import LabelError, read_labels
 from evaluation.scoring import TIMER_HOURS, Alarm, AwakeTimer, Incident, Score, UseTracker, score
-from evaluation.traffic import Item, LineError, TrafficFile, TrafficFileError
+from evaluation.traffic import Item, LineError, TrafficFile, TrafficFileError, foreign_error
 from ground.clock import ManualClock
 from ground.csvfile import decode
 from notify.recorder import StoreNotifier
@@ -279,6 +279,9 @@ class Backtest:
                                                                 f"registry, the message says {msg.kind.value}; "
                                                                 "skipped"))
                         continue
+                    if dev.gateway and dev.gateway != msg.gateway:
+                        self.errors.append(foreign_error(item.line, msg, dev.gateway))
+                        continue
                     if msg.kind is Kind.WATER_METER and msg.channel is Channel.READING:
                         self.tracker.reading(msg.device, msg.ts, float(msg.data["total_l"]))
                 self.messages += 1
@@ -305,7 +308,8 @@ class Backtest:
         """The same as _run over a file, chunks at a time (evaluation/fastpath.py)."""
         snap = load_snapshot(db)
         ids = sorted(d.id for d in snap.devices.values() if d.kind == "water_meter")
-        self._bulk = bulk = BulkTraffic(path, {d: i for i, d in enumerate(ids)})
+        self._bulk = bulk = BulkTraffic(path, {d: i for i, d in enumerate(ids)},
+                                        {d: snap.devices[d].gateway or "" for d in ids})
         self.messages = 0
         run: FastRun | None = None
         next_tick = 0

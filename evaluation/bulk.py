@@ -200,9 +200,12 @@ class Chunk:
 class BulkTraffic:
     """A traffic file read in chunks; `meters` are the registry's water meters (their row is their index)."""
 
-    def __init__(self, path: Path, meters: dict[str, int]) -> None:
+    def __init__(self, path: Path, meters: dict[str, int], gateways: dict[str, str] | None = None) -> None:
+        """gateways: each meter's registered gateway ("" for any); a reading from another is left to the per-line
+        path (which reports and skips it)."""
         self.file = TrafficFile(path)  # format, lines, errors: the same bookkeeping as the per-line reader
         self.meters = meters
+        self.gateways = gateways or {}
         self._topics: dict[str, int] = {}
 
     @property
@@ -218,6 +221,8 @@ class BulkTraffic:
             except ContractError:
                 t = None
             row = self.meters.get(t.device, -1) if isinstance(t, DeviceTopic) and t.channel == "reading" else -1
+            if row >= 0 and self.gateways.get(t.device, "") not in ("", t.gateway):
+                row = -1
             if len(self._topics) < 1_000_000:
                 self._topics[topic] = row
         return row

@@ -35,7 +35,7 @@ from alerts.rules.water import DEFAULT_STEP_L
 from alerts.store import AlertStore, DeliveryRecord
 from alerts.types import AlertState
 from evaluation.bulk import NONE_MS, BulkTraffic, Chunk
-from evaluation.traffic import Item, LineError
+from evaluation.traffic import Item, LineError, foreign_error
 from ground.clock import ManualClock
 from notify.recorder import StoreNotifier
 from storage.sql import Database
@@ -319,6 +319,9 @@ class FastRun:
             if dev.kind != msg.kind.value:
                 bt.errors.append(LineError(it.line, f"device {msg.device!r} is a {dev.kind} in the registry, the "
                                                     f"message says {msg.kind.value}; skipped"))
+                return
+            if dev.gateway and dev.gateway != msg.gateway:
+                bt.errors.append(foreign_error(it.line, msg, dev.gateway))
                 return
             if msg.kind is Kind.WATER_METER and msg.channel is Channel.READING:
                 i = self.index.get(msg.device)

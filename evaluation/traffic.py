@@ -122,3 +122,10 @@ def _json(raw: bytes) -> object | None:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+def foreign_error(line: int, msg: Message, registered: str) -> LineError:
+    """A message for a registered device from another gateway: the engine takes it as an unregistered device's
+    (Engine.own_gateway); a backtest reports and skips it, as it does an unknown device."""
+    return LineError(line, f"device {msg.device!r} is registered on gateway {registered!r}, the message came from "
+                           f"{msg.gateway!r}; skipped")

@@ -119,6 +119,9 @@ def edge_lines(junk: bool = True) -> list[bytes]:
                 {"v": 1, "kind": "water_meter", "ts": ts, "seq": 1, "data": {"total_l": "1"}})))
             out.append(line(ts + 6, "sw/v1/gw-1/wm-1/reading", json.dumps(
                 {"v": 1, "kind": "water_meter", "ts": 1000, "seq": 1, "data": {"total_l": 1.0}})))
+        if step == 144 + 12 * 6 and junk:  # hh-0 silent since 09:00: another gateway "reads" its meter, used
+            out.append(line(ts + 7, "sw/v1/gw-9/wm-0/reading", json.dumps(
+                {"v": 1, "kind": "water_meter", "ts": ts, "seq": 9, "data": {"total_l": totals["wm-0"] + 50}})))
     return out
 
 
@@ -137,6 +140,8 @@ def test_fast_path_agrees_on_every_case_it_hands_to_the_engine(tmp_path: Path, c
     assert {"water_inactivity", "water_flow", "device_silent", "battery_low"} <= rules, rules
     assert len(slow.traffic_errors) >= (4 if junk else 0)
     assert ("call_button" in rules) == junk
+    foreign = [e for e in slow.traffic_errors if "registered on gateway 'gw-1', the message came from 'gw-9'" in e.reason]
+    assert len(foreign) == junk
     same(fast, slow)
 
 
