@@ -40,6 +40,12 @@ def _open_alerts(ctx: AppContext, c: Caller, rules: tuple[Rule, ...] = ()) -> di
     return ctx.store.active_by_subject(c.scope.alerts, rules)
 
 
+def _gateway(ctx: AppContext, device: str) -> str:
+    """The device's registered gateway: its readings are that gateway's rows only (console/readings.py)."""
+    info = ctx.registry.get().devices.get(device)
+    return (info.gateway or "") if info is not None else ""
+
+
 @router.get("/devices", response_model=DeviceList, summary="devices in your area with last seen, battery, health")
 def devices(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff),
             kind: Annotated[Literal["water_meter", "call_button", "river_gauge", "camera"] | None, Query()] = None,
@@ -53,7 +59,7 @@ def devices(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff),
     readings, available = {}, True
     if ctx.influx is not None and mine:
         try:
-            readings = device_readings(ctx.influx, [d.id for d in mine])
+            readings = device_readings(ctx.influx, {d.id: d.gateway or "" for d in mine})
         except InfluxError as exc:
             log.warning("device readings unavailable: %s", exc)
             available = False
@@ -126,7 +132,7 @@ def stations(ctx: AppContext = Depends(get_ctx), c: Caller = Depends(staff)) -> 
     devs = [d for _, d in rows if d]
     if ctx.influx is not None and devs:
         try:
-            levels = last_levels(ctx.influx, devs)
+            levels = last_levels(ctx.influx, {d: _gateway(ctx, d) for d in devs})
         except InfluxError as exc:
             log.warning("river levels unavailable: %s", exc)
             available = False
@@ -149,7 +155,7 @@ def station_levels(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = D
     points, available = [], ctx.influx is not None
     if ctx.influx is not None and dev:
         try:
-            points = river_levels(ctx.influx, dev, since)
+            points = river_levels(ctx.influx, dev, since, _gateway(ctx, dev))
         except InfluxError as exc:
             log.warning("river levels unavailable: %s", exc)
             available = False
@@ -174,7 +180,7 @@ def household(code: Code, ctx: AppContext = Depends(get_ctx), c: Caller = Depend
     use, available = None, ctx.influx is not None
     if ctx.influx is not None and meter:
         try:
-            use = water_use(ctx.influx, meter)
+            use = water_use(ctx.influx, meter, _gateway(ctx, meter))
         except InfluxError as exc:
             log.warning("water use unavailable: %s", exc)
             available = False

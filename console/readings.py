@@ -3,11 +3,16 @@
 Ids come from the registry (wire ids, `^[a-z0-9][a-z0-9-]*$`) and are still escaped. A
 failing InfluxDB raises InfluxError; handlers answer with the store's data and say the
 readings are unavailable, never a 500.
+
+A device's readings are the rows its registered gateway sent (tag `gateway`): another gateway may publish under
+its own topic with any device id (one gateway's stolen password), and ingest stores that as it came; shown as the
+device's, it would make a dead meter look alive or a gauge read what the thief likes (alerts/engine.py
+Engine.own_gateway judges the same way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from storage.escape import regex_alternation, string_literal
@@ -35,24 +40,39 @@ class DeviceReadings:
     rssi_dbm: float | None = None
 
 
-def device_readings(influx: InfluxClient, ids: Iterable[str], lookback_d: int = 30) -> dict[str, DeviceReadings]:
-    """Last message time, battery and signal per device."""
+def _own(devices: Mapping[str, str], row: dict) -> bool:
+    """The row came from the device's registered gateway (or the registry names none)."""
+    gw = devices.get(row.get("device", ""), "")
+    return not gw or row.get("gateway") == gw
+
+
+def _gateway_clause(gateway: str) -> str:
+    return f' AND "gateway" = {string_literal(gateway)}' if gateway else ""
+
+
+def device_readings(influx: InfluxClient, devices: Mapping[str, str],
+                    lookback_d: int = 30) -> dict[str, DeviceReadings]:
+    """Last message time, battery and signal per device (device id -> its registered gateway, "" for any)."""
     seen: dict[str, int] = {}
     battery: dict[str, tuple[int, float]] = {}
-    rssi: dict[str, float] = {}
-    for chunk in _chunks(ids):
+    rssi: dict[str, tuple[int, float]] = {}
+    for chunk in _chunks(devices):
         where = f'"device" =~ {_regex(chunk)} AND time > now() - {lookback_d}d'
         for r in influx.rows(f'SELECT last("seq") FROM {_FROM_DEVICES} WHERE {where} '
-                             f'GROUP BY "device"'):
-            seen[r["device"]] = max(seen.get(r["device"], 0), int(r["time"]))
+                             f'GROUP BY "device", "gateway"'):
+            if _own(devices, r):
+                seen[r["device"]] = max(seen.get(r["device"], 0), int(r["time"]))
         for r in influx.rows(f'SELECT last("battery_v") FROM "device_status","water_meter" WHERE {where} '
-                             f'GROUP BY "device"'):
-            if r.get("last") is not None and int(r["time"]) >= battery.get(r["device"], (0, 0.0))[0]:
+                             f'GROUP BY "device", "gateway"'):
+            if (r.get("last") is not None and _own(devices, r)
+                    and int(r["time"]) >= battery.get(r["device"], (0, 0.0))[0]):
                 battery[r["device"]] = (int(r["time"]), float(r["last"]))
-        for r in influx.rows(f'SELECT last("rssi_dbm") FROM "device_status" WHERE {where} GROUP BY "device"'):
-            if r.get("last") is not None:
-                rssi[r["device"]] = float(r["last"])
-    return {d: DeviceReadings(seen.get(d), battery.get(d, (0, None))[1], rssi.get(d))
+        for r in influx.rows(f'SELECT last("rssi_dbm") FROM "device_status" WHERE {where} '
+                             f'GROUP BY "device", "gateway"'):
+            if (r.get("last") is not None and _own(devices, r)
+                    and int(r["time"]) >= rssi.get(r["device"], (0, 0.0))[0]):
+                rssi[r["device"]] = (int(r["time"]), float(r["last"]))
+    return {d: DeviceReadings(seen.get(d), battery.get(d, (0, None))[1], rssi.get(d, (0, None))[1])
             for d in set(seen) | set(battery) | set(rssi)}
 
 
@@ -67,20 +87,22 @@ def gateway_presence(influx: InfluxClient, gateways: Iterable[str]) -> dict[str,
     return out
 
 
-def river_levels(influx: InfluxClient, device: str, since_ms: int) -> list[tuple[int, float]]:
-    """(ms, level_m) of a gauge since a time, oldest first."""
-    q = (f'SELECT "level_m" FROM "river_gauge" WHERE "device" = {string_literal(device)} AND time >= {int(since_ms)}ms '
-         f'ORDER BY time ASC')
+def river_levels(influx: InfluxClient, device: str, since_ms: int, gateway: str = "") -> list[tuple[int, float]]:
+    """(ms, level_m) of a gauge since a time, oldest first; gateway: the gauge's registered gateway."""
+    q = (f'SELECT "level_m" FROM "river_gauge" WHERE "device" = {string_literal(device)}{_gateway_clause(gateway)} '
+         f'AND time >= {int(since_ms)}ms ORDER BY time ASC')
     return [(int(r["time"]), float(r["level_m"])) for r in influx.rows(q) if r.get("level_m") is not None]
 
 
-def last_levels(influx: InfluxClient, devices: Iterable[str]) -> dict[str, tuple[int, float]]:
+def last_levels(influx: InfluxClient, devices: Mapping[str, str]) -> dict[str, tuple[int, float]]:
+    """The last level of each gauge (device id -> its registered gateway)."""
     out: dict[str, tuple[int, float]] = {}
     for chunk in _chunks(devices):
         q = (f'SELECT last("level_m") FROM "river_gauge" WHERE "device" =~ {_regex(chunk)} AND time > now() - 7d '
-             f'GROUP BY "device"')
+             f'GROUP BY "device", "gateway"')
         for r in influx.rows(q):
-            out[r["device"]] = (int(r["time"]), float(r["last"]))
+            if _own(devices, r) and int(r["time"]) >= out.get(r["device"], (0, 0.0))[0]:
+                out[r["device"]] = (int(r["time"]), float(r["last"]))
     return out
 
 
@@ -91,10 +113,11 @@ class WaterUse:
     last_use: int | None  # when the register last moved (within the lookback)
 
 
-def water_use(influx: InfluxClient, meter: str, lookback_h: int = 48) -> WaterUse:
-    """The meter's last reading and when water was last used (the register last advanced)."""
-    q = (f'SELECT "total_l" FROM "water_meter" WHERE "device" = {string_literal(meter)} AND time > now() - {int(lookback_h)}h '
-         f'ORDER BY time DESC LIMIT 5000')
+def water_use(influx: InfluxClient, meter: str, gateway: str = "", lookback_h: int = 48) -> WaterUse:
+    """The meter's last reading and when water was last used (the register last advanced); gateway: the meter's
+    registered gateway."""
+    q = (f'SELECT "total_l" FROM "water_meter" WHERE "device" = {string_literal(meter)}{_gateway_clause(gateway)} '
+         f'AND time > now() - {int(lookback_h)}h ORDER BY time DESC LIMIT 5000')
     rows = [(int(r["time"]), float(r["total_l"])) for r in influx.rows(q) if r.get("total_l") is not None]
     if not rows:
         return WaterUse(None, None, None)

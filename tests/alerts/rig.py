@@ -44,9 +44,13 @@ class Rig:
     def now(self) -> int:
         return self.clock.now_ms()
 
-    def send(self, device: str, data: dict[str, Any], channel: Channel | None = None, gateway: str = "gw-a",
+    def send(self, device: str, data: dict[str, Any], channel: Channel | None = None, gateway: str | None = None,
              ts: int | None = None) -> list[AlertChange]:
+        """gateway: by default the device's own (the registry's), else gw-a for a device it does not know."""
         kind = KINDS[device.split("-")[0]]
+        if gateway is None:
+            info = self.engine.registry().devices.get(device)
+            gateway = info.gateway if info is not None and info.gateway else "gw-a"
         if channel is None:
             channel = Channel.EVENT if kind in (Kind.CALL_BUTTON, Kind.CAMERA) else Channel.READING
         self.seq += 1

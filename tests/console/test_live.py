@@ -111,6 +111,11 @@ def test_readings_from_influxdb(live: LiveStack) -> None:
         ts = t - (5 - i) * 600_000
         lines.append(f"water_meter,device={meter},gateway=gw-a total_l={total},seq={i}i {ts * 10**6}")
     lines.append(f"device_status,device={button},gateway=gw-a,kind=call_button battery_v=2.3,seq=1i {(t - 1000) * 10**6}")
+    # what gw-z sent naming these devices (its own topics, any device id: ingest stores it as it came, tagged gw-z)
+    # is not theirs: not a newer level, not a use of water, not a good battery
+    lines.append(f"river_gauge,device={gauge},gateway=gw-z level_m=0.5,seq=900i {(t - 500) * 10**6}")
+    lines.append(f"water_meter,device={meter},gateway=gw-z total_l=180.0,seq=900i {(t - 500) * 10**6}")
+    lines.append(f"device_status,device={button},gateway=gw-z,kind=call_button battery_v=3.1,seq=900i {(t - 500) * 10**6}")
     influx.write("\n".join(lines).encode(), precision="ns")
     auth = {"Authorization": f"Bearer {live.token('staff')}"}
     lv = httpx.get(f"{live.url}/api/stations/rs-01/levels", params={"hours": 24}, headers=auth, timeout=10).json()
