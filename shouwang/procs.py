@@ -43,18 +43,25 @@ def _bindable(host: str, port: int) -> bool:
             return False
 
 
+#: ports free_port has handed out in this process: a port picked for a child that has not bound it yet looks free
+#: to the next pick (a test's fixture picks the ports of several servers before starting any of them)
+_given: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago, below the ephemeral range: a port the kernel picked for us would be
     the kernel's to give to the next outgoing connection of any process before our child binds it (seen as
-    influxd's 'address already in use' while a test suite ran beside other work)."""
+    influxd's 'address already in use' while a test suite ran beside other work). Never the same port twice in a
+    process."""
     low, high = 20000, _ephemeral_low() - 1
     if high - low < 1000:  # an unusual ephemeral range: let the kernel pick
         with socket.socket() as s:
             s.bind((host, 0))
             return s.getsockname()[1]
-    for _ in range(200):
+    for _ in range(500):
         p = random.randint(low, high)
-        if _bindable(host, p):
+        if p not in _given and _bindable(host, p):
+            _given.add(p)
             return p
     raise RuntimeError(f"no free port in {low}-{high}")
 
@@ -63,7 +70,8 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
     """A port p with p and p+1 both free a moment ago (influxd uses p+1 for its RPC)."""
     for _ in range(100):
         p = free_port(host)
-        if p < 65535 and _bindable(host, p + 1):
+        if p < 65535 and p + 1 not in _given and _bindable(host, p + 1):
+            _given.add(p + 1)
             return p
     raise RuntimeError("no free pair of adjacent ports")
 

@@ -156,5 +156,8 @@ def test_free_ports_are_outside_the_range_the_kernel_gives_outgoing_connections(
     low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     ports = [free_port() for _ in range(50)]
     assert all(1024 < p < low for p in ports), ports
-    p = free_port_pair()
-    assert p + 1 < low
+    pairs = [free_port_pair() for _ in range(20)]
+    assert all(p + 1 < low for p in pairs)
+    # a port handed out and not bound yet is not handed out again (a fixture picks several before starting any)
+    given = ports + pairs + [p + 1 for p in pairs]
+    assert len(set(given)) == len(given)

@@ -38,7 +38,9 @@ class Setup:
         self.db = db
 
     def press(self, device: str = "btn-0001", seq: int = 1) -> None:
-        self.engine.handle(Message("gw-a", device, Channel.EVENT, Kind.CALL_BUTTON, self.clock.now_ms(), seq,
+        """A press sent by the button's own gateway (the registry's)."""
+        gateway = self.engine.registry().devices[device].gateway or "gw-a"
+        self.engine.handle(Message(gateway, device, Channel.EVENT, Kind.CALL_BUTTON, self.clock.now_ms(), seq,
                                    {"action": "press"}))
 
 
