@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts.settings import AlertsConfig
+from benchmarks.inactivity_rule import population_args
 from evaluation.backtest import Backtest, csv_text
 from evaluation.commands import quiet_logs
 from evaluation.labelfile import read_labels
@@ -139,11 +140,7 @@ def line(name: str, b: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--households", type=int, default=120)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 3, 2))
-    ap.add_argument("--population", action="append", default=[])
+    population_args(ap)
     ap.add_argument("--record", type=Path, help="a recording (JSONL of contract messages or `sim record` output)")
     ap.add_argument("--registry", type=Path, help="the recording's registry CSV")
     ap.add_argument("--labels", type=Path, help="the recording's labels CSV")

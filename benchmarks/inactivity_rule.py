@@ -119,14 +119,19 @@ def run(pop: Population, cfg: AlertsConfig, tick_s: float) -> dict:
             "wall_s": wall, "weekly": [in_weekly(alarms), in_weekly(t7.alarms(tracker.uses, pop.end_ms, tracker.seen))]}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def population_args(ap: argparse.ArgumentParser) -> None:
+    """The options that choose the populations (this script's and benchmarks/frontier_bound.py's)."""
     ap.add_argument("--households", type=int, default=120)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 3, 2))
-    ap.add_argument("--tick-s", type=float, default=300.0)
     ap.add_argument("--population", action="append", default=[])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    population_args(ap)
+    ap.add_argument("--tick-s", type=float, default=300.0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an alerts setting")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
